@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "emineon-ats",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ats", targets: ["ats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // libcrypto (OpenSSL) for SHA-256 and HMAC: already on every machine with libssl-dev,
+        // and far cheaper to build than a vendored BoringSSL.
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
+        // The agency domain: entities, schemas, validation, ids. No I/O.
+        .target(
+            name: "ATSDomain",
+            dependencies: [
+                "CLibCrypto",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The store tier: the `Store` protocol, `SQLiteStore` on GRDB and its migrations.
+        .target(
+            name: "ATSStore",
+            dependencies: [
+                "ATSDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP gateway: routes, auth, rate limits, problem+json, metrics, OpenAPI.
+        .target(
+            name: "ATSHTTP",
+            dependencies: [
+                "ATSDomain",
+                "ATSStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The demo agency generator (deterministic, seeded).
+        .target(
+            name: "ATSDemo",
+            dependencies: ["ATSDomain", "ATSStore"],
+            swiftSettings: swiftSettings
+        ),
+        // Composition: configuration -> backends -> services. A library so tests use it too.
+        .target(
+            name: "ATSApp",
+            dependencies: [
+                "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ats",
+            dependencies: [
+                "ATSApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ATSDomainTests", dependencies: ["ATSDomain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ATSStoreTests",
+            dependencies: ["ATSDomain", "ATSStore", "ATSDemo"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ATSHTTPTests",
+            dependencies: [
+                "ATSApp", "ATSHTTP", "ATSStore", "ATSDomain",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
