@@ -111,7 +111,7 @@ extension EntitySchema {
     }
 
     /// The normalized value, or nil with an error appended.
-    static func normalize(_ value: JSONValue, as type: FieldType, path: String, errors: inout [FieldError]) -> JSONValue? {
+    public static func normalize(_ value: JSONValue, as type: FieldType, path: String, errors: inout [FieldError]) -> JSONValue? {
         func fail() -> JSONValue? {
             errors.append(FieldError(path, "must be \(type.expectation)"))
             return nil

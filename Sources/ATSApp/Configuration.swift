@@ -1,0 +1,130 @@
+import Foundation
+
+/// The appliance's settings, resolved once at start-up: flags > `ATS_*` environment >
+/// config file (`KEY=value` lines with the same names) > defaults.
+public struct Configuration: Sendable {
+    /// One setting: its environment name, default, whether it is a secret, and what it does.
+    public struct Setting: Sendable {
+        public let name: String
+        public let defaultValue: String
+        public let secret: Bool
+        public let summary: String
+    }
+
+    public enum Source: String, Sendable { case flag, environment, file, `default` }
+
+    public static let settings: [Setting] = [
+        Setting(name: "ATS_DATA", defaultValue: "Data/runtime", secret: false, summary: "Data folder: database, runtime files."),
+        Setting(name: "ATS_HOST", defaultValue: "127.0.0.1", secret: false, summary: "Address to listen on."),
+        Setting(name: "ATS_PORT", defaultValue: "8080", secret: false, summary: "Port to listen on (0: any free port)."),
+        Setting(name: "ATS_LOG_LEVEL", defaultValue: "info", secret: false, summary: "trace, debug, info, notice, warning, error, critical."),
+        Setting(name: "ATS_RATE_LIMIT_RPS", defaultValue: "50", secret: false, summary: "Requests per second per API key/user and per client address (0: off)."),
+        Setting(name: "ATS_RATE_LIMIT_BURST", defaultValue: "200", secret: false, summary: "Burst allowance of the rate limit."),
+        Setting(name: "ATS_MAX_BODY_BYTES", defaultValue: "1048576", secret: false, summary: "Largest request body (413 above)."),
+        Setting(name: "ATS_SESSION_TTL_HOURS", defaultValue: "12", secret: false, summary: "Lifetime of a sign-in session."),
+        Setting(name: "ATS_STORE_READERS", defaultValue: "8", secret: false, summary: "Reader connections of the SQLite pool."),
+        Setting(name: "ATS_METRICS_TOKEN", defaultValue: "", secret: true, summary: "When set, /metrics requires `Authorization: Bearer <token>`."),
+        Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
+    ]
+
+    /// Resolved values and where each came from.
+    public private(set) var values: [String: (value: String, source: Source)]
+
+    /// Resolves the configuration. `flags` are the command line's values by setting name.
+    public init(flags: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var values: [String: (String, Source)] = [:]
+        for setting in Self.settings { values[setting.name] = (setting.defaultValue, .default) }
+        let configPath = flags["ATS_CONFIG"] ?? environment["ATS_CONFIG"]
+        let dataForFile = flags["ATS_DATA"] ?? environment["ATS_DATA"] ?? "Data/runtime"
+        let filePath = configPath ?? (dataForFile as NSString).appendingPathComponent("ats.conf")
+        if FileManager.default.fileExists(atPath: filePath) || configPath != nil {
+            for (name, value) in try Self.readFile(filePath) { values[name] = (value, .file) }
+        }
+        for setting in Self.settings {
+            if let value = environment[setting.name] { values[setting.name] = (value, .environment) }
+            if let value = flags[setting.name] { values[setting.name] = (value, .flag) }
+        }
+        self.values = values
+        try validate()
+    }
+
+    public subscript(name: String) -> String { values[name]?.value ?? "" }
+
+    public var dataDirectory: String { self["ATS_DATA"] }
+    public var host: String { self["ATS_HOST"] }
+    public var port: Int { Int(self["ATS_PORT"]) ?? 8080 }
+    public var logLevel: String { self["ATS_LOG_LEVEL"] }
+    public var rateLimitPerSecond: Double { Double(self["ATS_RATE_LIMIT_RPS"]) ?? 50 }
+    public var rateLimitBurst: Double { Double(self["ATS_RATE_LIMIT_BURST"]) ?? 200 }
+    public var maxBodyBytes: Int { Int(self["ATS_MAX_BODY_BYTES"]) ?? 1_048_576 }
+    public var sessionTTLHours: Int { Int(self["ATS_SESSION_TTL_HOURS"]) ?? 12 }
+    public var storeReaders: Int { Int(self["ATS_STORE_READERS"]) ?? 8 }
+    public var metricsToken: String? { self["ATS_METRICS_TOKEN"].isEmpty ? nil : self["ATS_METRICS_TOKEN"] }
+    public var referenceDirectory: String? { self["ATS_REFERENCE_DIR"].isEmpty ? nil : self["ATS_REFERENCE_DIR"] }
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("ats.sqlite") }
+
+    func validate() throws {
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws {
+            guard let value = Int(self[name]), range.contains(value) else {
+                throw ConfigurationError("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(self[name])'")
+            }
+        }
+        func number(_ name: String) throws {
+            guard let value = Double(self[name]), value >= 0, value.isFinite else {
+                throw ConfigurationError("\(name) must be a number >= 0, not '\(self[name])'")
+            }
+        }
+        try integer("ATS_PORT", 0...65535)
+        try integer("ATS_MAX_BODY_BYTES", 1024...1_073_741_824)
+        try integer("ATS_SESSION_TTL_HOURS", 1...8760)
+        try integer("ATS_STORE_READERS", 1...64)
+        try number("ATS_RATE_LIMIT_RPS")
+        try number("ATS_RATE_LIMIT_BURST")
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else {
+            throw ConfigurationError("ATS_LOG_LEVEL must be one of \(levels.joined(separator: ", ")), not '\(logLevel)'")
+        }
+        guard !dataDirectory.isEmpty else { throw ConfigurationError("ATS_DATA must not be empty") }
+    }
+
+    /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,
+    /// so a typo does not silently leave a default in place.
+    static func readFile(_ path: String) throws -> [(String, String)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the configuration file \(path)")
+        }
+        let known = Set(settings.map(\.name))
+        var result: [(String, String)] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError("\(path):\(index + 1): expected KEY=value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            guard known.contains(key) else {
+                throw ConfigurationError("\(path):\(index + 1): unknown setting \(key)")
+            }
+            result.append((key, value))
+        }
+        return result
+    }
+
+    /// The effective configuration, one `NAME=value  # source` line each, secrets masked.
+    public func describe() -> String {
+        Self.settings.map { setting in
+            let entry = values[setting.name] ?? (setting.defaultValue, .default)
+            let shown = setting.secret && !entry.value.isEmpty ? "********" : entry.value
+            return "\(setting.name)=\(shown)  # \(entry.source.rawValue): \(setting.summary)"
+        }.joined(separator: "\n")
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

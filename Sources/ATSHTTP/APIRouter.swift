@@ -1,0 +1,92 @@
+import ATSDomain
+import ATSStore
+import Foundation
+import Hummingbird
+import NIOCore
+import Prometheus
+
+/// Builds the appliance's router: operational endpoints, the JSON API and its OpenAPI document.
+/// A library entry point, so tests drive the same router the server runs.
+public enum APIRouter {
+    public static func build(
+        store: any Store, configuration: GatewayConfiguration, registry: PrometheusCollectorRegistry
+    ) -> Router<ATSRequestContext> {
+        let metrics = HTTPMetrics(registry: registry)
+        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics)
+        let router = Router(context: ATSRequestContext.self)
+        router.add(middleware: GatewayMiddleware(metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes))
+        let table = RouteTable(router: router, gateway: gateway)
+        table.addEntityRoutes()
+        table.addWorkflowRoutes()
+        table.addAccountRoutes()
+        table.addOperationalRoutes(metrics: metrics)
+        return router
+    }
+
+    /// Every documented route as `METHOD /path/{param}`, for tests that compare the router with the document.
+    public static func documentedRoutes(_ document: JSONObject) -> [String] {
+        guard let paths = document["paths"]?.objectValue else { return [] }
+        return paths.flatMap { path, item in (item.objectValue ?? [:]).keys.map { "\($0.uppercased()) \(path)" } }.sorted()
+    }
+}
+
+extension RouteTable {
+    func addOperationalRoutes(metrics: HTTPMetrics) {
+        let gateway = self.gateway
+        add(
+            Operation(
+                method: .get, path: "/healthz", operationID: "health", summary: "The process is up.", tag: "operations",
+                access: .open, success: (200, JSONSchema.strict(["status": JSONSchema.string], required: ["status"]), "application/json")
+            ) { _, _ in
+                gateway.json(["status": "ok"])
+            })
+        add(
+            Operation(
+                method: .get, path: "/readyz", operationID: "ready",
+                summary: "The store answers and its migrations are applied.", tag: "operations", access: .open,
+                success: (200, JSONSchema.strict(["status": JSONSchema.string], required: ["status"]), "application/json"),
+                errors: [503]
+            ) { _, _ in
+                let readiness = await gateway.store.readiness()
+                guard readiness.isReady else {
+                    let detail = readiness.reachable
+                        ? "Migrations pending: \(readiness.pendingMigrations.joined(separator: ", "))."
+                        : "The store does not answer."
+                    throw Problem(.serviceUnavailable, "not-ready", "Not ready", detail: detail, headers: [.retryAfter: "1"])
+                }
+                return gateway.json(["status": "ready"])
+            })
+        add(
+            Operation(
+                method: .get, path: "/metrics", operationID: "metrics", summary: "Prometheus text exposition.",
+                tag: "operations", access: .open, success: (200, JSONSchema.string, "text/plain"), errors: [401]
+            ) { request, _ in
+                if let token = gateway.configuration.metricsToken,
+                    request.headers[.authorization] != "Bearer \(token)"
+                {
+                    throw Problem.unauthorized
+                }
+                let bytes = metrics.render(store: gateway.store.figures)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            })
+        // The document is built once, after every route is in the table: it cannot miss one.
+        let documentBox = DocumentBox()
+        add(
+            Operation(
+                method: .get, path: "/openapi.json", operationID: "openapi", summary: "This API's OpenAPI 3.1 document.",
+                tag: "operations", access: .open, success: (200, .object(["type": "object"]), "application/json")
+            ) { _, _ in
+                gateway.json(documentBox.text)
+            })
+        documentBox.text = JSONCoding.encode(
+            OpenAPIDocument.build(
+                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas))
+    }
+}
+
+/// Holds the rendered document; written once during router construction, before serving.
+final class DocumentBox: @unchecked Sendable {
+    var text = "{}"
+}

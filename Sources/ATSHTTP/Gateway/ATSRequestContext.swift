@@ -1,0 +1,23 @@
+import ATSDomain
+import Hummingbird
+import NIOCore
+
+/// Per-request state: the request id, the client's address and, once authenticated, who is asking.
+public struct ATSRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The id returned in `X-Request-Id` and written into every log line of the request.
+    public var requestID: String
+    public var principal: Principal?
+    /// The peer's address (the proxy's, when behind one).
+    public let remoteAddress: String
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.requestID = ""
+        self.principal = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Body limits are enforced by `BodyLimitMiddleware` with a problem response; this is the backstop.
+    public var maxUploadSize: Int { 64 * 1024 * 1024 }
+}

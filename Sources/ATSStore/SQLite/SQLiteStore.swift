@@ -1,0 +1,233 @@
+import ATSDomain
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode behind one GRDB `DatabasePool`, so a single
+/// writer and a pool of readers serve the whole process (the read/write split of a scaled stack).
+public final class SQLiteStore: Store {
+    /// How the pool is opened.
+    public struct Configuration: Sendable {
+        /// Concurrent reader connections; writes always go through the one writer.
+        public var readers: Int
+        /// How long a connection waits on a lock held by another process before `.unavailable`.
+        public var busyTimeout: Duration
+        /// Opens the file read-only (a replica, an inspection); every write answers `.unavailable`.
+        public var readOnly: Bool
+
+        public init(readers: Int = 8, busyTimeout: Duration = .seconds(5), readOnly: Bool = false) {
+            self.readers = max(1, readers)
+            self.busyTimeout = busyTimeout
+            self.readOnly = readOnly
+        }
+    }
+
+    /// Counters behind `figures`; one lock, held for a few instructions.
+    struct Counters {
+        var readsInFlight = 0
+        var writesInFlight = 0
+        var reads = 0
+        var writes = 0
+        var readWait: Duration = .zero
+        var writeWait: Duration = .zero
+    }
+
+    public let path: String
+    public let configuration: Configuration
+    let pool: DatabasePool
+    let logger: Logger
+    let counters = Mutex(Counters())
+    let migrator = SQLiteStore.makeMigrator()
+
+    public init(path: String, configuration: Configuration = .init(), logger: Logger) throws {
+        self.path = path
+        self.configuration = configuration
+        self.logger = logger
+        var config = GRDB.Configuration()
+        config.label = "ats-store"
+        config.foreignKeysEnabled = true
+        config.readonly = configuration.readOnly
+        config.maximumReaderCount = configuration.readers
+        config.journalMode = .wal
+        let timeout = configuration.busyTimeout.components
+        config.busyMode = .timeout(Double(timeout.seconds) + Double(timeout.attoseconds) / 1e18)
+        // Privacy: SQL arguments (names, emails) stay out of error descriptions and logs.
+        config.publicStatementArguments = false
+        let readOnly = configuration.readOnly
+        config.prepareDatabase { db in
+            // WAL makes NORMAL durable against application crashes; only a power loss can drop
+            // the last transactions, which the replica shipping covers.
+            if !readOnly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    // MARK: Migrations
+
+    /// Applies every pending migration; safe to call on each start.
+    public func migrate() throws {
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// The names of every migration this build knows, in order.
+    public static var migrationNames: [String] { makeMigrator().migrations }
+
+    /// Migrations this build knows that the file lacks.
+    public func pendingMigrations() throws -> [String] {
+        do {
+            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            return migrator.migrations.filter { !applied.contains($0) }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    public func readiness() async -> StoreReadiness {
+        do {
+            let migrator = self.migrator
+            let applied = try await read { db in try migrator.appliedIdentifiers(db) }
+            let pending = migrator.migrations.filter { !applied.contains($0) }
+            return StoreReadiness(
+                reachable: true, pendingMigrations: pending,
+                detail: pending.isEmpty ? nil : "\(pending.count) migration(s) pending")
+        } catch {
+            return StoreReadiness(
+                reachable: false, pendingMigrations: [], detail: (error as? StoreError)?.message ?? "unreachable")
+        }
+    }
+
+    // MARK: Figures
+
+    public var figures: StoreFigures {
+        counters.withLock { c in
+            StoreFigures(
+                readers: configuration.readers, readsInFlight: c.readsInFlight, writesInFlight: c.writesInFlight,
+                reads: c.reads, writes: c.writes, readWaitSeconds: c.readWait.seconds,
+                writeWaitSeconds: c.writeWait.seconds)
+        }
+    }
+
+    // MARK: Access
+
+    /// A read on the reader pool: counted, timed until the closure starts, errors mapped.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        counters.withLock { $0.readsInFlight += 1 }
+        defer { counters.withLock { $0.readsInFlight -= 1 } }
+        do {
+            return try await pool.read { db in
+                let waited = start.duration(to: .now)
+                self.counters.withLock {
+                    $0.reads += 1
+                    $0.readWait += waited
+                }
+                return try body(db)
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// A transaction on the writer: counted, timed until the closure starts, errors mapped.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        if configuration.readOnly { throw StoreError(.unavailable, "the store is open read-only") }
+        let start = ContinuousClock.now
+        counters.withLock { $0.writesInFlight += 1 }
+        defer { counters.withLock { $0.writesInFlight -= 1 } }
+        do {
+            return try await pool.write { db in
+                let waited = start.duration(to: .now)
+                self.counters.withLock {
+                    $0.writes += 1
+                    $0.writeWait += waited
+                }
+                return try body(db)
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Maps native errors into `StoreError`; the store's own errors and the caller's (a
+    /// `ValidationError` thrown by an update's `change`) pass through unchanged.
+    static func storeError(_ error: any Error) -> any Error {
+        if error is StoreError || error is ValidationError || error is CancellationError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_CONSTRAINT:
+                switch error.extendedResultCode {
+                case .SQLITE_CONSTRAINT_FOREIGNKEY:
+                    return StoreError(.conflict, "the row is referenced by, or references, a row that does not allow it")
+                case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+                    return StoreError(.conflict, "a row with the same unique value already exists")
+                default:
+                    return StoreError(.conflict, "the write breaks an integrity rule")
+                }
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(.unavailable, "the database is busy")
+            case .SQLITE_READONLY:
+                return StoreError(.unavailable, "the database is read-only")
+            case .SQLITE_FULL:
+                return StoreError(.unavailable, "the disk is full")
+            case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL, .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError(.unavailable, "the database cannot be reached (\(error.resultCode.rawValue))")
+            case .SQLITE_MISUSE:
+                return StoreError(.unavailable, "the database is closed")
+            default:
+                return StoreError(.unavailable, "database error \(error.extendedResultCode.rawValue)")
+            }
+        }
+        if String(reflecting: type(of: error)).hasPrefix("GRDB.") {
+            return StoreError(.unavailable, "database error")
+        }
+        return error
+    }
+}
+
+extension SQLiteStore: Service {
+    /// Holds the pool open until graceful shutdown, then closes it; the HTTP server, started
+    /// after the store in the service group, has stopped by then.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            try pool.close()
+        } catch {
+            logger.warning("closing the store failed", metadata: ["error": "\(Self.storeError(error))"])
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}
+
+// MARK: Shared helpers
+
+enum StoreClock {
+    /// Now, canonical: the one format every stored time uses, so text order is time order.
+    static func now() -> String { Timestamp.format(Date()) }
+}
+
+extension String {
+    /// The user id of an actor named `user:<id>`; nil for keys and the system.
+    var actorUserID: String? {
+        guard hasPrefix("user:") else { return nil }
+        return Identifier.canonical(dropFirst(5))
+    }
+}
