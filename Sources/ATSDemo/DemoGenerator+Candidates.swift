@@ -61,8 +61,12 @@ extension DemoGenerator {
             skills[field] = picked
         }
         var top: [String] = []
+        let leading =
+            technicalFamilies.contains(familyIndex)
+            ? ["programmingLanguages", "technicalSkills", "frameworks"]
+            : ["technicalSkills", "toolsAndPlatforms", "programmingLanguages"]
         for position in 0..<3 {
-            for field in ["programmingLanguages", "technicalSkills", "frameworks"] {
+            for field in leading {
                 if let list = skills[field], position < list.count, !top.contains(list[position]) { top.append(list[position]) }
             }
         }
@@ -122,7 +126,7 @@ extension DemoGenerator {
         }
         let lastYear = currentYear - years - random.int(0...1)
         let levelRoll = random.below(100)
-        if levelRoll < 10, !junior {
+        if levelRoll < (family.id == "data_ml" ? 14 : 3), !junior {
             education.append(entry(random.pick(degrees.doctorate), lastYear - 4, lastYear))
             education.append(entry(random.pick(degrees.master), lastYear - 6, lastYear - 4))
         } else if levelRoll < 55 {
@@ -138,7 +142,7 @@ extension DemoGenerator {
         var fill = Fill()
         fill[.title] = title
         fill[.years] = texts.years(years, language: language)
-        fill[.industry] = industry.name(in: language)
+        fill[.industry] = industryPhrase(industry, language: language)
         fill[.city] = city.name
         fill[.field] = field
         fill[.skill1] = top.first ?? family.name
@@ -147,8 +151,8 @@ extension DemoGenerator {
         fill[.tool] = skills["toolsAndPlatforms"]?.first ?? fill[.skill1]
         fill[.method] = skills["methodologies"]?.first ?? "Agile"
         let soft = skills["softSkills"] ?? []
-        fill[.soft1] = soft.first.map { $0.lowercased() } ?? "communication"
-        fill[.soft2] = soft.dropFirst().first.map { $0.lowercased() } ?? "teamwork"
+        fill[.soft1] = softSkillPhrase(soft.first ?? "Communication", language: language)
+        fill[.soft2] = softSkillPhrase(soft.dropFirst().first ?? "Teamwork", language: language)
         fill[.remote] = reference.texts.remote[language]?[remote] ?? remote
         let text = texts.summary[language]!
         var extras = [random.pick(text.experience), random.pick(text.soft), random.pick(text.goal), random.pick(text.experience)]
@@ -204,7 +208,7 @@ extension DemoGenerator {
             CandidateInfo(
                 id: id, created: created, family: familyIndex, firstName: firstName, city: city.name, title: title,
                 topSkills: Array(top.prefix(2)), salary: salaryText(salaryMax, currency: country.currency),
-                remote: reference.texts.remote["en"]?[remote] ?? remote, noticeWeeks: notice, owner: owner,
+                language: language, remoteMode: remote, noticeWeeks: notice, owner: owner,
                 available: status != "do_not_contact" && status != "blacklisted"))
         return Record(
             kind: .candidate, id: id, createdAt: stamp(created), updatedAt: stamp(updated),

@@ -42,7 +42,7 @@ extension DemoGenerator {
                 "website": .string("https://www.\(domain)"),
                 "location": .string("\(city.name), \(country.name)"),
                 "description": .string(
-                    "\(name) is a \(industry.name.lowercased()) company headquartered in \(city.name), "
+                    "\(name) is \(industry.name.first.map { "aeiouAEIOU".contains($0) } == true ? "an" : "a") \(industry.name.lowercased()) company headquartered in \(city.name), "
                         + "\(country.name), with \(size) employees. Working language: "
                         + "\(reference.languages.native[language] ?? "English")."),
                 "status": .string(status),
@@ -223,7 +223,7 @@ extension DemoGenerator {
 
             var fill = Fill()
             fill[.client] = client.name
-            fill[.industry] = reference.companies.industries[client.industry].name(in: language)
+            fill[.industry] = industryPhrase(reference.companies.industries[client.industry], language: language)
             fill[.title] = title
             fill[.city] = client.city
             fill[.skill1] = skills.first ?? familyData.name
@@ -231,7 +231,7 @@ extension DemoGenerator {
             fill[.skill3] = skills.dropFirst(2).first ?? fill[.skill2]
             fill[.tool] = random.pick(tools)
             fill[.method] = random.pick(methods)
-            fill[.soft1] = random.pick(soft)
+            fill[.soft1] = softSkillPhrase(random.pick(soft), language: language)
             fill[.remote] = reference.texts.remote[language]?[remote] ?? remote
             fill[.years] = String(level.minYears)
             fill[.language] = reference.languages.native[client.language] ?? "German"

@@ -206,8 +206,10 @@ extension DemoGenerator {
                     let negative = last && rejectedAtInterview
                     fields["status"] = .string("completed")
                     fields["feedback"] = .string(random.pick(negative ? texts.negativeFeedback : texts.positiveFeedback).render(fill))
-                    fields["rating"] = .int(Int64(negative ? random.int(1...2) : random.int(3...5)))
-                    fields["recommendation"] = .string(negative ? random.pick(["no", "strong_no"]) : random.pick(["yes", "yes", "strong_yes"]))
+                    let rating = negative ? random.int(1...2) : random.int(3...5)
+                    fields["rating"] = .int(Int64(rating))
+                    fields["recommendation"] = .string(
+                        rating == 1 ? "strong_no" : rating == 2 ? "no" : rating == 5 ? "strong_yes" : "yes")
                     updated = min(now, finished + Int64(random.int(600...86_400)))
                 }
             }
@@ -264,7 +266,9 @@ extension DemoGenerator {
                 if random.chance(0.8) { author = job.owner }
             } else if !candidates.isEmpty {
                 let candidate = candidates[random.below(candidates.count)]
-                note = random.pick(texts.candidateNotes)
+                // English, or the candidate's own language.
+                let fitting = texts.candidateNotes.filter { $0.language == "en" || $0.language == candidate.language }
+                note = random.pick(fitting.isEmpty ? texts.candidateNotes : fitting)
                 fill[.first] = candidate.firstName
                 fill[.family] = reference.families[candidate.family].name.lowercased()
                 fill[.title] = candidate.title
@@ -272,7 +276,7 @@ extension DemoGenerator {
                 fill[.days] = String(random.pick([7, 14, 30, 60, 90]))
                 fill[.city] = candidate.city
                 fill[.skill1] = candidate.topSkills.first ?? candidate.title
-                fill[.remote] = candidate.remote
+                fill[.remote] = reference.texts.remote[note.language]?[candidate.remoteMode] ?? candidate.remoteMode
                 fill[.weeks] = String(candidate.noticeWeeks)
                 fields["candidateId"] = .string(candidate.id)
                 targetCreated = candidate.created

@@ -67,7 +67,8 @@ struct DemoGenerator {
         let title: String
         let topSkills: [String]
         let salary: String
-        let remote: String
+        let language: String
+        let remoteMode: String
         let noticeWeeks: Int
         let owner: String
         let available: Bool
@@ -349,6 +350,18 @@ struct DemoGenerator {
             }
             number += 1
         }
+    }
+
+    /// An industry inside a sentence: lower case except in German, where nouns are capitalized.
+    func industryPhrase(_ industry: Industry, language: String) -> String {
+        let name = industry.name(in: language)
+        return language == "de" ? name : name.lowercased()
+    }
+
+    /// A soft skill inside a sentence, in the sentence's language.
+    func softSkillPhrase(_ name: String, language: String) -> String {
+        let local = reference.skills.category("softSkills")?.skill(named: name)?.name(in: language) ?? name
+        return language == "de" ? local : local.lowercased()
     }
 
     func salaryText(_ amount: Int, currency: String) -> String {

@@ -302,6 +302,8 @@ public struct Texts: Sendable, Decodable {
     public struct NoteTemplate: Sendable, Decodable {
         public let type: String
         public let text: String
+        /// Written in this language (`fr`, `de`); English when absent.
+        public let language: String?
     }
     public struct Notes: Sendable, Decodable {
         public let candidate: [NoteTemplate]
@@ -338,10 +340,40 @@ public struct Texts: Sendable, Decodable {
 
 // MARK: Skills taxonomy
 
-/// One skill with the other spellings people use for it (`Kubernetes`: `k8s`, `kube`).
+/// One skill with the other spellings people use for it (`Kubernetes`: `k8s`, `kube`) and, for
+/// soft skills, its name in French and German (`Teamwork`: `esprit d'équipe`, `Teamfähigkeit`).
 public struct Skill: Sendable, Hashable, Decodable {
     public let name: String
     public let synonyms: [String]
+    /// language code -> name in that language.
+    public let localized: [String: String]
+
+    public init(name: String, synonyms: [String], localized: [String: String] = [:]) {
+        self.name = name
+        self.synonyms = synonyms
+        self.localized = localized
+    }
+
+    enum CodingKeys: String, CodingKey { case name, synonyms, localized }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        synonyms = try container.decodeIfPresent([String].self, forKey: .synonyms) ?? []
+        localized = try container.decodeIfPresent([String: String].self, forKey: .localized) ?? [:]
+    }
+
+    /// The name in `language`, or the canonical (English) name.
+    public func name(in language: String) -> String { localized[language] ?? name }
+
+    /// The canonical name, its synonyms and its translations, in a stable order.
+    public var allNames: [String] {
+        var names = [name] + synonyms
+        for code in ReferenceData.languageCodes {
+            if let local = localized[code], !names.contains(local) { names.append(local) }
+        }
+        return names
+    }
 }
 
 /// The skills of one candidate field (`technicalSkills`, `programmingLanguages` ...).
@@ -379,7 +411,7 @@ public struct SkillTaxonomy: Sendable, Decodable {
         var canonical: [String: String] = [:]
         for category in categories {
             for skill in category.skills {
-                for term in [skill.name] + skill.synonyms where canonical[term.lowercased()] == nil {
+                for term in skill.allNames where canonical[term.lowercased()] == nil {
                     canonical[term.lowercased()] = skill.name
                 }
             }
@@ -422,9 +454,10 @@ public struct SkillTaxonomy: Sendable, Decodable {
         return nil
     }
 
-    /// A skill's name and all its synonyms; a term the taxonomy lacks is returned alone.
+    /// A skill's name, synonyms and translations, canonical name first; a term the taxonomy
+    /// lacks is returned alone.
     public func expansions(of term: String) -> [String] {
         guard let skill = skill(for: term) else { return [term] }
-        return [skill.name] + skill.synonyms
+        return skill.allNames
     }
 }

@@ -75,6 +75,7 @@ struct CompiledTexts: Sendable {
     }
     struct Note: Sendable {
         let type: String
+        let language: String
         let template: Template
     }
 
@@ -99,7 +100,8 @@ struct CompiledTexts: Sendable {
                 guard types.contains(note.type) else {
                     throw DemoError(.referenceData, "\(origin): note type \(note.type) is not one of \(types)")
                 }
-                return Note(type: note.type, template: try Template(note.text, origin: origin))
+                return Note(
+                    type: note.type, language: note.language ?? "en", template: try Template(note.text, origin: origin))
             }
         }
         var years: [String: (one: String, other: Template)] = [:]

@@ -5,8 +5,10 @@ public enum Timestamp {
     /// Formats `date` as `2026-11-29T17:12:20.123Z`; lexical order is time order.
     public static func format(_ date: Date) -> String {
         let millisTotal = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(millisTotal / 1000)
-        let millis = Int(millisTotal % 1000)
+        // Floor division, so times before 1970 keep a positive millisecond part.
+        let secondsTotal = millisTotal >= 0 ? millisTotal / 1000 : (millisTotal - 999) / 1000
+        var seconds = time_t(secondsTotal)
+        let millis = Int(millisTotal - secondsTotal * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -30,7 +32,7 @@ public enum Timestamp {
             }
             return value
         }
-        guard let year = number(0..<4), utf8[4] == 45, let month = number(5..<7), utf8[7] == 45,
+        guard let year = number(0..<4), year >= 1, utf8[4] == 45, let month = number(5..<7), utf8[7] == 45,
             let day = number(8..<10), utf8[10] == 84 || utf8[10] == 116 || utf8[10] == 32,
             let hour = number(11..<13), utf8[13] == 58, let minute = number(14..<16), utf8[16] == 58,
             let second = number(17..<19)

@@ -58,7 +58,8 @@ struct DemoGeneratorTests {
     @Test(arguments: [
         ("k8s", "Kubernetes"), ("KUBE", "Kubernetes"), ("JS", "JavaScript"), ("ecmascript", "JavaScript"),
         ("Postgres", "PostgreSQL"), ("psql", "PostgreSQL"), ("ML", "Machine Learning"), ("golang", "Go"),
-        ("AWS", "Amazon Web Services"), ("TDD", "Test-Driven Development"),
+        ("AWS", "Amazon Web Services"), ("TDD", "Test-Driven Development"), ("Teamfähigkeit", "Teamwork"),
+        ("esprit d'équipe", "Teamwork"),
     ])
     func synonymsResolveToCanonicalSkills(term: String, skill: String) {
         #expect(Fixture.reference.skills.canonicalName(for: term) == skill)
@@ -68,7 +69,7 @@ struct DemoGeneratorTests {
     @Test func noSynonymNamesTwoSkills() {
         var owner: [String: String] = [:]
         for skill in Fixture.reference.skills.allSkills {
-            for term in [skill.name] + skill.synonyms {
+            for term in skill.allNames {
                 let key = term.lowercased()
                 #expect(owner[key] == nil || owner[key] == skill.name, "\(term) names \(owner[key] ?? "") and \(skill.name)")
                 owner[key] = skill.name

@@ -26,6 +26,23 @@ struct StoreThroughputTests {
             let createSeconds = start.duration(to: .now).seconds
             print("[store] \(factory.name): \(creates) sequential creates in \(String(format: "%.2f", createSeconds)) s = \(Int(Double(creates) / createSeconds))/s")
 
+            let concurrent = creates
+            let concurrentStart = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        for _ in stride(from: worker, to: concurrent, by: 16) {
+                            _ = try await store.create(
+                                .candidate, organizationID: acme.org, fields: fields, actor: acme.actor,
+                                options: WriteOptions())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let concurrentSeconds = concurrentStart.duration(to: .now).seconds
+            print("[store] \(factory.name): \(concurrent) creates from 16 tasks = \(Int(Double(concurrent) / concurrentSeconds))/s")
+
             let reads = 5_000
             let readStart = ContinuousClock.now
             let sample = try await store.list(.candidate, organizationID: acme.org, query: ListQuery(page: PageRequest(limit: 1)))

@@ -34,6 +34,7 @@ for tool in wrk nginx curl jq; do
 done
 [ -x "$ats" ] || { echo "bench: no binary at $ats; run 'swift build -c release --product ats'" >&2; exit 2; }
 
+load_at_start="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ats-bench.XXXXXX")"
 results="$tmp/results.tsv"
 notes="$tmp/notes.txt"
@@ -226,7 +227,8 @@ done
 # ---------------------------------------------------------------------------------------
 echo
 echo "ats bench: $bench_candidates candidates, wrk -t$bench_threads -c$bench_connections -d${bench_seconds}s on loopback," \
-    "$(nproc) cores shared by wrk and the server, $(uname -m)"
+    "$(nproc) cores shared by wrk and the server, $(uname -m); load average at start $load_at_start" \
+    "(other work on the machine lowers every figure)"
 for section in "${sections[@]}"; do
     echo
     echo "## $section"

@@ -1,6 +1,6 @@
 """End-to-end checks of the JSON API on a running server, the way a client uses it.
 
-Usage: api_smoke.py BASE_URL ADMIN_KEY VIEWER_KEY ORG EMAIL PASSWORD MAX_BODY_BYTES
+Usage: api_smoke.py BASE_URL ADMIN_KEY VIEWER_KEY ORG EMAIL PASSWORD MAX_BODY_BYTES OTHER_ORG_ADMIN_KEY
 
 Signs in, creates and finds candidates, moves an application through a job's pipeline and
 sends the bad-input classes (malformed JSON, oversize body, unknown stage, duplicates,
@@ -88,11 +88,12 @@ def is_problem(resp, status):
 
 
 def main():
-    base, admin_key, viewer_key, org, email, password, max_body = sys.argv[1:8]
+    base, admin_key, viewer_key, org, email, password, max_body, other_key = sys.argv[1:9]
     max_body = int(max_body)
     admin = Client(base, admin_key)
     viewer = Client(base, viewer_key)
     anonymous = Client(base)
+    other = Client(base, other_key)
     run = uuid.uuid4().hex[:8]
 
     # Sign in with the password given to `ats user create` on stdin.
@@ -124,6 +125,14 @@ def main():
         items = (resp.json or {}).get("items") if isinstance(resp.json, dict) else None
         report(resp.status == 200 and isinstance(items, list) and any(i.get("id") == cand_id for i in items),
                "GET /api/v1/candidates?tag=smoke lists it", resp)
+        # Another organization's admin sees nothing of this one: 404, exactly like a missing row.
+        answers = [other.call("GET", f"/api/v1/candidates/{cand_id}").status,
+                   other.call("PATCH", f"/api/v1/candidates/{cand_id}", {"currentTitle": "Spy"}).status,
+                   other.call("DELETE", f"/api/v1/candidates/{cand_id}").status]
+        report(answers == [404, 404, 404], f"another organization's key gets 404 on GET/PATCH/DELETE (got {answers})")
+        resp = other.call("GET", "/api/v1/candidates?limit=200&tag=smoke")
+        items = (resp.json or {}).get("items") if isinstance(resp.json, dict) else None
+        report(resp.status == 200 and items == [], "another organization's list does not show it", resp)
         resp = admin.call("POST", "/api/v1/candidates", {"firstName": "Ada", "lastName": "Again", "email": cand_email.upper()})
         report(is_problem(resp, 409) and cand_id in resp.raw.decode(errors="replace"),
                "a duplicate email answers 409 naming the existing candidate", resp)

@@ -36,8 +36,9 @@ REQUIRED = [("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get"
             ("post", "/api/v1/auth/login"), ("post", "/api/v1/applications/{id}/move")]
 for entity in ENTITIES:
     REQUIRED += [("get", f"/api/v1/{entity}"), ("post", f"/api/v1/{entity}"),
-                 ("get", f"/api/v1/{entity}/{{id}}"), ("patch", f"/api/v1/{entity}/{{id}}"),
-                 ("delete", f"/api/v1/{entity}/{{id}}")]
+                 ("get", f"/api/v1/{entity}/{{id}}"), ("delete", f"/api/v1/{entity}/{{id}}")]
+    if entity != "api-keys":  # a key is immutable: create, read, list, revoke (DELETE)
+        REQUIRED.append(("patch", f"/api/v1/{entity}/{{id}}"))
 
 failures = 0
 

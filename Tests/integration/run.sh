@@ -85,10 +85,11 @@ wait_http() {
     return 1
 }
 
-# stop_server PID SECONDS: SIGTERM, then the exit status (124 when it did not exit in time).
+# stop_server PID SECONDS [SIGNAL]: SIGTERM (or SIGNAL), then the exit status (124 when it
+# did not exit in time).
 stop_server() {
-    local pid="$1" deadline=$((SECONDS + $2)) status=0
-    kill -TERM "$pid" 2>/dev/null || true
+    local pid="$1" deadline=$((SECONDS + $2)) signal="${3:-TERM}" status=0
+    kill -"$signal" "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid" 2>/dev/null || true
@@ -137,6 +138,10 @@ if out="$("$ats" token create --data "$data" --org no-such-org --role admin 2>&1
 else
     ok "ats token create for a missing org fails"
 fi
+
+"$ats" org create --data "$data" --slug globex --name Globex >/dev/null 2>&1 || true
+other_key="$("$ats" token create --data "$data" --org globex --role admin 2>/dev/null || true)"
+if [ -n "$other_key" ]; then ok "a second organization and its admin key"; else fail "a second organization and its admin key"; fi
 
 user_email="rita@acme.example"
 user_password="correct-horse-battery-staple"
@@ -230,7 +235,7 @@ if [ "$code" = 200 ]; then ok "the CLI-made admin key works with curl"; else fai
 
 tally "$("$python" "$here/openapi_check.py" "$base" "$admin_key" 2>&1 || true)"
 tally "$("$python" "$here/api_smoke.py" "$base" "$admin_key" "$viewer_key" acme "$user_email" "$user_password" \
-    "$max_body" 2>&1 || true)"
+    "$max_body" "$other_key" 2>&1 || true)"
 
 # schemathesis: generated requests for every operation; no 5xx, responses match the schema.
 seed_args=(--seed "$seed")
@@ -241,7 +246,7 @@ st_args=(run "$base/openapi.json"
     --checks not_a_server_error,response_schema_conformance
     --max-examples "$examples"
     "${seed_args[@]}"
-    --phases examples,coverage,fuzzing
+    --phases examples,coverage,fuzzing,stateful
     --workers 2
     --request-timeout 20
     --generation-database none
@@ -250,7 +255,7 @@ st_args=(run "$base/openapi.json"
 echo "schemathesis $("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}'): ${st_args[*]/$admin_key/<key>}"
 st_status=0
 (cd "$tmp" && "$venv/bin/schemathesis" "${st_args[@]}") >"$tmp/schemathesis.log" 2>&1 || st_status=$?
-tail -n 60 "$tmp/schemathesis.log"
+tail -n 150 "$tmp/schemathesis.log"
 if [ "$st_status" -eq 0 ]; then
     ok "schemathesis: no server errors, responses conform ($examples examples per operation)"
 else
@@ -349,12 +354,18 @@ if wait_http "$base/healthz" "$server" 60; then
     demo_key="$(grep -oE 'ats_key_[A-Za-z0-9_-]+' "$tmp/demo2.log" | tail -n 1 || true)"
     code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $demo_key" "$base/api/v1/candidates?limit=1")"
     if [ "$code" = 200 ]; then ok "ats serve --demo restarts on its data folder with a working key"; else fail "ats serve --demo restart: key answers $code" "$(head -n 20 "$tmp/demo2.log")"; fi
+    if grep -qi 'loaded the demo agency' "$tmp/demo.log" && ! grep -qi 'loaded the demo agency' "$tmp/demo2.log"; then
+        ok "the second start does not load the demo agency again"
+    else
+        fail "the second start does not load the demo agency again" "$(head -n 20 "$tmp/demo2.log")"
+    fi
 else
     fail "ats serve --demo restarts on its data folder" "$(tail -n 40 "$tmp/demo2.log")"
 fi
+# SIGINT (Ctrl-C in `make run`) stops as gracefully as SIGTERM.
 status=0
-stop_server "$server" 10 || status=$?
-if [ "$status" -eq 0 ]; then ok "SIGTERM: exit 0"; else fail "SIGTERM: exit 0 (status $status)"; fi
+stop_server "$server" 10 INT || status=$?
+if [ "$status" -eq 0 ]; then ok "SIGINT: exit 0"; else fail "SIGINT: exit 0 (status $status)" "$(tail -n 20 "$tmp/demo2.log")"; fi
 
 echo
 echo "$passed passed, $failed failed"

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// The edge every request passes: request id, per-address rate limit, body limit, metrics,
 /// and the one place errors turn into `problem+json` (never a stack trace, never a 500 for
@@ -49,7 +50,8 @@ struct GatewayMiddleware: RouterMiddleware {
         {
             return header
         }
-        return Identifier.make()
+        var generator = RequestIDGenerator()
+        return Identifier.make(at: Date(), using: &generator)
     }
 
     static func problem(for error: any Error, maxBodyBytes: Int, logger: Logger) -> Problem {
@@ -103,4 +105,22 @@ extension Problem {
 
 extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-Id")!
+}
+
+/// Request ids need to be unique, not secret: a SplitMix64 stream over an atomic counter
+/// gives ULID randomness without a `getrandom` call per request.
+struct RequestIDGenerator: RandomNumberGenerator {
+    static let seed: UInt64 = {
+        var system = SystemRandomNumberGenerator()
+        return system.next()
+    }()
+    static let counter = Atomic<UInt64>(0)
+
+    mutating func next() -> UInt64 {
+        let (value, _) = Self.counter.add(1, ordering: .relaxed)
+        var z = Self.seed &+ value &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

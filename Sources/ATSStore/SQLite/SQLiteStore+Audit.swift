@@ -6,14 +6,14 @@ extension SQLiteStore {
     /// Appends one audit entry inside the caller's transaction, so it commits with the change.
     static func audit(
         _ db: Database, organizationID: String, at: String, actor: String, action: String, entity: String,
-        entityID: String, old: JSONObject?, new: JSONObject?
+        entityID: String, old: JSONObject?, new: JSONObject?, newJSON: String? = nil
     ) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO audit_log (id, org_id, at, actor, action, entity, entity_id, old, new) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         try statement.execute(arguments: [
             Identifier.make(), organizationID, at, actor, action, entity, entityID, old.map(JSONCoding.encode),
-            new.map(JSONCoding.encode),
+            newJSON ?? new.map(JSONCoding.encode),
         ])
     }
 

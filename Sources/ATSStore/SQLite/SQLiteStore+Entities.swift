@@ -112,7 +112,9 @@ extension SQLiteStore {
             let move = try Self.applyRules(
                 db, kind, org: organizationID, id: id, fields: &fields, old: nil, actor: actor, options: options, now: now)
             let record = Record(kind: kind, id: id, createdAt: now, updatedAt: now, fields: fields)
-            try Self.insert(db, record, org: organizationID)
+            // Encoded once: the stored document and the audit entry's new value are the same text.
+            let json = record.json
+            try Self.insert(db, record, org: organizationID, json: json)
             if let move {
                 try Self.insertStageEvent(
                     db, org: organizationID,
@@ -120,7 +122,7 @@ extension SQLiteStore {
             }
             try Self.audit(
                 db, organizationID: organizationID, at: now, actor: actor, action: "create", entity: kind.auditEntity,
-                entityID: id, old: nil, new: record.document)
+                entityID: id, old: nil, new: nil, newJSON: json)
             return record
         }
     }
