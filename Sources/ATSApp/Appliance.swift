@@ -28,7 +28,8 @@ public enum Appliance {
                 ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
             maxBodyBytes: configuration.maxBodyBytes,
             sessionTTL: .seconds(configuration.sessionTTLHours * 3600),
-            metricsToken: configuration.metricsToken)
+            metricsToken: configuration.metricsToken,
+            trustedProxies: configuration.trustedProxies)
     }
 
     /// The HTTP application over `store`; `onRunning` gets the bound port (useful with port 0).

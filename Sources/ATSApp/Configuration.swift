@@ -24,6 +24,7 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_SESSION_TTL_HOURS", defaultValue: "12", secret: false, summary: "Lifetime of a sign-in session."),
         Setting(name: "ATS_STORE_READERS", defaultValue: "8", secret: false, summary: "Reader connections of the SQLite pool."),
         Setting(name: "ATS_METRICS_TOKEN", defaultValue: "", secret: true, summary: "When set, /metrics requires `Authorization: Bearer <token>`."),
+        Setting(name: "ATS_TRUSTED_PROXIES", defaultValue: "", secret: false, summary: "Comma-separated proxy addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1 behind a local Caddy/nginx)."),
         Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
     ]
 
@@ -61,6 +62,9 @@ public struct Configuration: Sendable {
     public var storeReaders: Int { Int(self["ATS_STORE_READERS"]) ?? 8 }
     public var metricsToken: String? { self["ATS_METRICS_TOKEN"].isEmpty ? nil : self["ATS_METRICS_TOKEN"] }
     public var referenceDirectory: String? { self["ATS_REFERENCE_DIR"].isEmpty ? nil : self["ATS_REFERENCE_DIR"] }
+    public var trustedProxies: Set<String> {
+        Set(self["ATS_TRUSTED_PROXIES"].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("ats.sqlite") }
 
     func validate() throws {

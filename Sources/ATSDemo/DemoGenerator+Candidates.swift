@@ -212,6 +212,6 @@ extension DemoGenerator {
                 available: status != "do_not_contact" && status != "blacklisted"))
         return Record(
             kind: .candidate, id: id, createdAt: stamp(created), updatedAt: stamp(updated),
-            fields: try validated(.candidate, fields))
+            fields: try validated(.candidate, fields, sample: index))
     }
 }

@@ -112,13 +112,11 @@ extension JSONValue {
     }
 }
 
-/// One shared encoder/decoder configuration, so stored documents and API bodies agree.
+/// One shared reader and writer, so stored documents and API bodies agree byte for byte.
 public enum JSONCoding {
+    /// The canonical text of an object (sorted keys), as the store keeps it.
     public static func encode(_ object: JSONObject) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // A `JSONObject` always encodes; the force is a true invariant.
-        return String(decoding: try! encoder.encode(object), as: UTF8.self)
+        JSONText.serialize(.object(object))
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
@@ -128,9 +126,8 @@ public enum JSONCoding {
     }
 
     /// Decodes a JSON object; anything else (an array, a number, malformed text) is `nil`.
-    public static func decodeObject(_ data: some DataProtocol) -> JSONObject? {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(data)) else { return nil }
-        return value.objectValue
+    public static func decodeObject(_ bytes: some Collection<UInt8>) -> JSONObject? {
+        (try? JSONText.parse(bytes))?.objectValue
     }
 }
 

@@ -14,7 +14,10 @@ public enum APIRouter {
         let metrics = HTTPMetrics(registry: registry)
         let gateway = Gateway(store: store, configuration: configuration, metrics: metrics)
         let router = Router(context: ATSRequestContext.self)
-        router.add(middleware: GatewayMiddleware(metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes))
+        router.add(
+            middleware: GatewayMiddleware(
+                metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes,
+                trustedProxies: configuration.trustedProxies))
         let table = RouteTable(router: router, gateway: gateway)
         table.addEntityRoutes()
         table.addWorkflowRoutes()

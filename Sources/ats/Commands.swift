@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
             var text = "Emineon ATS listening on http://\(host):\(port)\n"
             for line in lines { text += line + "\n" }
             if !lines.isEmpty {
-                text += "  try:  curl -H 'Authorization: Bearer \(lines[2].split(separator: " ").last ?? "")' http://\(host):\(port)/api/v1/candidates?limit=5\n"
+                text += "  try:  curl -H 'Authorization: Bearer \(lines[2].split(separator: " ").last ?? "")' 'http://\(host):\(port)/api/v1/candidates?limit=5'\n"
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }

@@ -28,6 +28,7 @@ struct IdentifierTests {
         #expect(Timestamp.isDay("2024-02-29") && !Timestamp.isDay("2023-02-29"))
         #expect(Timestamp.canonical("1969-12-31T23:59:59.5Z") == "1969-12-31T23:59:59.500Z")
         #expect(Timestamp.canonical("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00.000Z")
+        #expect(Timestamp.canonical("0390-01-09T22:32:03.32-07:34") == "0390-01-10T06:06:03.320Z")
         let now = Date(timeIntervalSince1970: 1_764_436_340.123)
         #expect(Timestamp.parse(Timestamp.format(now))!.timeIntervalSince1970 == 1_764_436_340.123)
     }

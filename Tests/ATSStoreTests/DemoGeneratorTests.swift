@@ -370,6 +370,7 @@ struct DemoGeneratorTests {
             #expect(data.candidates.count == count)
         }
         print("demo: generated \(count) candidates in \(generated)")
+        if ProcessInfo.processInfo.environment["ATS_DEMO_SKIP_LOAD"] != nil { return }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ats-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -28,7 +28,7 @@ extension EntitySchema {
         for field in fields where output[field.name] == nil {
             if let value = field.defaultValue {
                 output[field.name] = value
-            } else if field.required {
+            } else if field.required && !errors.contains(where: { $0.field == field.name }) {
                 errors.append(FieldError(field.name, "is required"))
             }
         }
@@ -74,7 +74,9 @@ extension EntitySchema {
         if !errors.isEmpty { throw ValidationError(errors) }
         var writable = merged.filter { key, _ in !(field(key)?.readOnly ?? false) }
         writable = Self.check(writable, against: fields, path: "", errors: &errors, rejectReadOnly: false)
-        for field in fields where field.required && writable[field.name] == nil {
+        for field in fields where field.required && writable[field.name] == nil
+            && !errors.contains(where: { $0.field == field.name })
+        {
             errors.append(FieldError(field.name, "is required"))
         }
         if !errors.isEmpty { throw ValidationError(errors) }

@@ -8,8 +8,8 @@ public struct ATSRequestContext: RequestContext {
     /// The id returned in `X-Request-Id` and written into every log line of the request.
     public var requestID: String
     public var principal: Principal?
-    /// The peer's address (the proxy's, when behind one).
-    public let remoteAddress: String
+    /// The client's address: the TCP peer, or the address a trusted proxy forwarded.
+    public var remoteAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -15,11 +15,15 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var sessionTTL: Duration
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     public var metricsToken: String?
+    /// Peers (a reverse proxy on the VM) whose `X-Forwarded-For` names the real client, for
+    /// the per-address rate limit. Empty: the TCP peer is the client.
+    public var trustedProxies: Set<String>
 
     public init(
         rateLimit: RateLimiter.Configuration = .init(), maxBodyBytes: Int = 1_048_576,
-        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil
+        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = []
     ) {
+        self.trustedProxies = trustedProxies
         self.rateLimit = rateLimit
         self.maxBodyBytes = maxBodyBytes
         self.sessionTTL = sessionTTL
@@ -71,8 +75,11 @@ final class Gateway: Sendable {
         guard buffer.readableBytes > 0 else {
             throw Problem.badRequest("malformed-json", "The request needs a JSON object body.")
         }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
-            throw Problem.badRequest("malformed-json", "The body is not valid JSON.")
+        let value: JSONValue
+        do {
+            value = try JSONText.parse(buffer.readableBytesView)
+        } catch {
+            throw Problem.badRequest("malformed-json", "The body is not valid JSON: \(error.description).")
         }
         guard let object = value.objectValue else {
             throw Problem.badRequest("malformed-json", "The body must be a JSON object, not \(value.typeName).")
@@ -111,18 +118,19 @@ final class Gateway: Sendable {
         json(JSONCoding.encode(object), status: status, headers: headers)
     }
 
-    /// `{"items":[...],"nextCursor":...}` from documents that are already JSON text.
+    /// `{"items":[...],"nextCursor":...}` from documents that are already JSON text, written
+    /// straight into one buffer (a page of 50 candidates is ~90 KB: no intermediate string).
     func page(_ documents: [String], next: Cursor?) -> Response {
-        var text = "{\"items\":["
-        text.reserveCapacity(documents.reduce(32) { $0 + $1.utf8.count + 1 })
+        var buffer = ByteBufferAllocator().buffer(capacity: documents.reduce(64) { $0 + $1.utf8.count + 1 })
+        buffer.writeStaticString("{\"items\":[")
         for (index, document) in documents.enumerated() {
-            if index > 0 { text += "," }
-            text += document
+            if index > 0 { buffer.writeStaticString(",") }
+            buffer.writeString(document)
         }
-        text += "],\"nextCursor\":"
-        if let next { text += "\"\(next.encoded)\"" } else { text += "null" }
-        text += "}"
-        return json(text)
+        buffer.writeStaticString("],\"nextCursor\":")
+        if let next { buffer.writeString("\"\(next.encoded)\"") } else { buffer.writeStaticString("null") }
+        buffer.writeStaticString("}")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 
     func noContent() -> Response { Response(status: .noContent) }

@@ -14,6 +14,7 @@ struct GatewayMiddleware: RouterMiddleware {
     let metrics: HTTPMetrics
     let limiter: RateLimiter
     let maxBodyBytes: Int
+    let trustedProxies: Set<String>
 
     func handle(
         _ request: Request, context: ATSRequestContext, next: (Request, ATSRequestContext) async throws -> Response
@@ -23,6 +24,9 @@ struct GatewayMiddleware: RouterMiddleware {
         let requestID = Self.requestID(from: request.headers[.xRequestID])
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        if trustedProxies.contains(context.remoteAddress), let forwarded = Self.forwardedClient(request.headers[.xForwardedFor]) {
+            context.remoteAddress = forwarded
+        }
         var response: Response
         do {
             if let wait = limiter.take("a:" + context.remoteAddress) {
@@ -52,6 +56,13 @@ struct GatewayMiddleware: RouterMiddleware {
         }
         var generator = RequestIDGenerator()
         return Identifier.make(at: Date(), using: &generator)
+    }
+
+    /// The right-most address of `X-Forwarded-For`: the one the trusted proxy itself saw.
+    static func forwardedClient(_ header: String?) -> String? {
+        guard let header, let last = header.split(separator: ",").last else { return nil }
+        let address = last.trimmingCharacters(in: .whitespaces)
+        return (1...64).contains(address.utf8.count) ? address : nil
     }
 
     static func problem(for error: any Error, maxBodyBytes: Int, logger: Logger) -> Problem {
@@ -105,6 +116,7 @@ extension Problem {
 
 extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-Id")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
 
 /// Request ids need to be unique, not secret: a SplitMix64 stream over an atomic counter

@@ -52,6 +52,12 @@ enum JSONSchema {
         var properties: JSONObject = [:]
         for field in fields {
             var schema = of(field.type)
+            // Required text must say something: "" and "   " are rejected.
+            if field.required, case .string = field.type, case .object(var object) = schema {
+                object["minLength"] = 1
+                object["pattern"] = "\\S"
+                schema = .object(object)
+            }
             if !field.summary.isEmpty, case .object(var object) = schema {
                 object["description"] = .string(field.summary)
                 schema = .object(object)

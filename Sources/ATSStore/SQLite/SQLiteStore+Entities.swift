@@ -13,7 +13,7 @@ extension SQLiteStore {
     public func document(_ kind: EntityKind, organizationID: String, id: String) async throws -> String? {
         guard let id = Identifier.canonical(id) else { return nil }
         let sql = EntityTable.of(kind).selectDocSQL
-        return try await read { db in
+        return try await quickRead { db in
             try String.fetchOne(db.cachedStatement(sql: sql), arguments: [organizationID, id])
         }
     }
@@ -80,7 +80,7 @@ extension SQLiteStore {
         let statementSQL = sql
         let args = StatementArguments(arguments)
         let limit = query.page.limit
-        return try await read { db in
+        return try await quickRead { db in
             var items: [StoredDocument] = []
             var last: (value: String, id: String)?
             var more = false

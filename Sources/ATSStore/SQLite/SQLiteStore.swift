@@ -141,6 +141,28 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// A read of one statement (a row by key, one page of a list). `read` wraps the statement
+    /// in a transaction, which costs more than such a query; one SELECT is consistent on its
+    /// own in WAL mode, so `unsafeRead` runs it bare. (It stays async: a synchronous GRDB read
+    /// on the cooperative pool can starve the pool's own release of readers and deadlock.)
+    func quickRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        counters.withLock { $0.readsInFlight += 1 }
+        defer { counters.withLock { $0.readsInFlight -= 1 } }
+        do {
+            return try await pool.unsafeRead { db in
+                let waited = start.duration(to: .now)
+                self.counters.withLock {
+                    $0.reads += 1
+                    $0.readWait += waited
+                }
+                return try body(db)
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     /// A transaction on the writer: counted, timed until the closure starts, errors mapped.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         if configuration.readOnly { throw StoreError(.unavailable, "the store is open read-only") }
