@@ -46,12 +46,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The job tier: the `JobQueue` protocol, `SQLiteJobQueue` in the store's database, the runner.
+        .target(
+            name: "ATSJobs",
+            dependencies: [
+                "ATSDomain", "ATSStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The agency work the job tier runs: emails, exports, imports, analytics.
+        .target(
+            name: "ATSWork",
+            dependencies: [
+                "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP gateway: routes, auth, rate limits, problem+json, metrics, OpenAPI.
         .target(
             name: "ATSHTTP",
             dependencies: [
                 "ATSDomain",
                 "ATSStore",
+                "ATSJobs",
+                "ATSWork",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -70,7 +96,7 @@ let package = Package(
         .target(
             name: "ATSApp",
             dependencies: [
-                "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo",
+                "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo", "ATSJobs", "ATSWork",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,6 +117,19 @@ let package = Package(
         .testTarget(
             name: "ATSStoreTests",
             dependencies: ["ATSDomain", "ATSStore", "ATSDemo"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ATSJobsTests",
+            dependencies: ["ATSDomain", "ATSStore", "ATSJobs", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ATSWorkTests",
+            dependencies: [
+                "ATSDomain", "ATSStore", "ATSJobs", "ATSWork", "ATSDemo",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import ATSDomain
 import ATSStore
+import ATSWork
 import Foundation
 import Hummingbird
 import NIOCore
@@ -9,10 +10,11 @@ import Prometheus
 /// A library entry point, so tests drive the same router the server runs.
 public enum APIRouter {
     public static func build(
-        store: any Store, configuration: GatewayConfiguration, registry: PrometheusCollectorRegistry
+        store: any Store, configuration: GatewayConfiguration, registry: PrometheusCollectorRegistry,
+        work: WorkDependencies? = nil
     ) -> Router<ATSRequestContext> {
         let metrics = HTTPMetrics(registry: registry)
-        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics)
+        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work)
         let router = Router(context: ATSRequestContext.self)
         router.add(
             middleware: GatewayMiddleware(
@@ -22,6 +24,10 @@ public enum APIRouter {
         table.addEntityRoutes()
         table.addWorkflowRoutes()
         table.addAccountRoutes()
+        table.addJobRoutes()
+        table.addEmailRoutes()
+        table.addExportRoutes()
+        table.addAnalyticsRoutes()
         table.addOperationalRoutes(metrics: metrics)
         return router
     }

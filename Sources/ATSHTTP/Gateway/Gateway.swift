@@ -1,5 +1,6 @@
 import ATSDomain
 import ATSStore
+import ATSWork
 import Foundation
 import Hummingbird
 import Logging
@@ -38,9 +39,13 @@ final class Gateway: Sendable {
     let limiter: RateLimiter
     let configuration: GatewayConfiguration
     let metrics: HTTPMetrics
+    /// The job queue and what the agency work needs; nil in tests of the API alone, where the
+    /// routes that enqueue work answer 503.
+    let work: WorkDependencies?
 
-    init(store: any Store, configuration: GatewayConfiguration, metrics: HTTPMetrics) {
+    init(store: any Store, configuration: GatewayConfiguration, metrics: HTTPMetrics, work: WorkDependencies? = nil) {
         self.store = store
+        self.work = work
         self.authenticator = Authenticator(store: store)
         self.limiter = RateLimiter(configuration: configuration.rateLimit)
         self.configuration = configuration
@@ -134,6 +139,14 @@ final class Gateway: Sendable {
     }
 
     func noContent() -> Response { Response(status: .noContent) }
+
+    /// The work dependencies, or 503 when this server runs without the job tier.
+    func requireWork() throws -> WorkDependencies {
+        guard let work else {
+            throw Problem(.serviceUnavailable, "jobs-unavailable", "Jobs unavailable", detail: "This server runs without the job tier.")
+        }
+        return work
+    }
 }
 
 /// Query-string parsing with problem answers for bad values.

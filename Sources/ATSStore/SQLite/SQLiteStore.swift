@@ -36,7 +36,9 @@ public final class SQLiteStore: Store {
 
     public let path: String
     public let configuration: Configuration
-    let pool: DatabasePool
+    /// The one pool on the file. Public for the tiers that live in the same database (the job
+    /// queue enqueues in the store's transactions); nothing else opens the file.
+    public let pool: DatabasePool
     let logger: Logger
     let counters = Mutex(Counters())
     let migrator = SQLiteStore.makeMigrator()

@@ -1,0 +1,8 @@
+import ATSDomain
+import ATSJobs
+import ATSStore
+import Hummingbird
+
+extension RouteTable {
+    func addEmailRoutes() {}
+}

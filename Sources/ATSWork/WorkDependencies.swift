@@ -1,0 +1,22 @@
+import ATSJobs
+import ATSStore
+import Foundation
+import Logging
+
+/// What the agency work needs from the rest of the appliance, chosen once at start-up.
+public struct WorkDependencies: Sendable {
+    public let store: any Store
+    public let jobs: any JobQueue
+    /// The runtime folder (`ATS_DATA`): `.eml` files, export files.
+    public let dataDirectory: String
+    public let email: EmailConfiguration
+    public let logger: Logger
+
+    public init(store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger) {
+        self.store = store
+        self.jobs = jobs
+        self.dataDirectory = dataDirectory
+        self.email = email
+        self.logger = logger
+    }
+}
