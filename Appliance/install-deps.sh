@@ -4,7 +4,8 @@
 #   Appliance/install-deps.sh            build/run: libsqlite3-dev libssl-dev libzstd-dev
 #   Appliance/install-deps.sh --test     + curl, python3-venv if needed, and a virtualenv in
 #                                          .build-py/venv with Tests/integration/requirements.txt
-#   Appliance/install-deps.sh --bench    + wrk nginx sqlite3 curl
+#   Appliance/install-deps.sh --bench    + wrk nginx sqlite3 curl redis-server, and a virtualenv
+#                                          in .build-py/bench with Tests/bench/requirements.txt (RQ)
 #
 # Idempotent and silent when everything is present (a second run takes well under a second).
 # `apt-get update` runs at most once, and only when a package is missing. No version pins:
@@ -51,14 +52,14 @@ find_python() {
 }
 
 packages=(libsqlite3-dev libssl-dev libzstd-dev)
-if [ "$want_test" -eq 1 ]; then
+if [ "$want_test" -eq 1 ] || [ "$want_bench" -eq 1 ]; then
     packages+=(curl)
     if ! find_python >/dev/null; then
         packages+=(python3 python3-venv)
     fi
 fi
 if [ "$want_bench" -eq 1 ]; then
-    packages+=(wrk nginx sqlite3 curl)
+    packages+=(wrk nginx sqlite3 curl redis-server)
 fi
 
 # One dpkg-query for all of them; a package is present when its status is "install ok installed".
@@ -77,15 +78,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$want_test" -eq 1 ]; then
-    venv="$repo_root/.build-py/venv"
-    requirements="$repo_root/Tests/integration/requirements.txt"
-    stamp="$venv/.ats-requirements"
-    # Ready when the venv's python still runs (pyenv versions come and go) and was set up
-    # from the current requirements file.
+# ensure_venv DIR REQUIREMENTS: a virtualenv at DIR with the packages of REQUIREMENTS.
+# Ready when its python still runs (pyenv versions come and go) and it was set up from the
+# current requirements file.
+ensure_venv() {
+    local venv="$1" requirements="$2" stamp="$1/.ats-requirements" python
     if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c '' >/dev/null 2>&1 \
         && [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then
-        exit 0
+        return 0
     fi
     python="$(find_python)" || { say "no python3 with a working venv module"; exit 1; }
     say "creating $venv with $python and installing $(grep -v '^#' "$requirements" | xargs)"
@@ -94,4 +94,11 @@ if [ "$want_test" -eq 1 ]; then
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$stamp"
+}
+
+if [ "$want_test" -eq 1 ]; then
+    ensure_venv "$repo_root/.build-py/venv" "$repo_root/Tests/integration/requirements.txt"
+fi
+if [ "$want_bench" -eq 1 ]; then
+    ensure_venv "$repo_root/.build-py/bench" "$repo_root/Tests/bench/requirements.txt"
 fi

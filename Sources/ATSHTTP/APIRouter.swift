@@ -91,7 +91,7 @@ extension RouteTable {
             })
         documentBox.text = JSONCoding.encode(
             OpenAPIDocument.build(
-                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas))
+                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas + Self.jobSchemas))
     }
 }
 

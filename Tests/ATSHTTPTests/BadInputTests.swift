@@ -121,6 +121,17 @@ struct TenancyTests {
             #expect(!audit.text.contains(ids.candidate))
             let users = try await client.call(.get, "/api/v1/users", key: b)
             #expect(users.status == .ok)
+            // Users and API keys of A, by id, answer B like missing ones.
+            let userA = try await client.call(.post, "/api/v1/users", key: a, json: ["email": "x@acme.example", "name": "X", "role": "viewer", "password": "long-enough-1"])
+            let keyA = try await client.call(.post, "/api/v1/api-keys", key: a, json: ["name": "k", "role": "viewer"])
+            for path in ["/api/v1/users/\(userA.id)", "/api/v1/api-keys/\(keyA.id)"] {
+                #expect(try await client.call(.get, path, key: b).status == .notFound, "GET \(path)")
+                #expect(try await client.call(.delete, path, key: b).status == .notFound, "DELETE \(path)")
+            }
+            #expect(try await client.call(.patch, "/api/v1/users/\(userA.id)", key: b, json: ["name": "Y"]).status == .notFound)
+            #expect(try await client.call(.get, "/api/v1/users/\(userA.id)", key: a).status == .ok)
+            let stillWorks = try #require(keyA.json["key"]?.stringValue)
+            #expect(try await client.call(.get, "/api/v1/candidates", key: stillWorks).status == .ok, "B could not revoke A's key")
             let keys = try await client.call(.get, "/api/v1/api-keys", key: b)
             #expect(keys.items.count == Role.allCases.count, "B sees its own keys only")
         }
