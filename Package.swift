@@ -26,6 +26,8 @@ let package = Package(
         // libcrypto (OpenSSL) for SHA-256 and HMAC: already on every machine with libssl-dev,
         // and far cheaper to build than a vendored BoringSSL.
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
+        // libssl for STARTTLS in the SMTP client (swift-nio-ssl is not in the mirror's graph).
+        .systemLibrary(name: "CLibSSL", path: "Sources/CLibSSL"),
         // The agency domain: entities, schemas, validation, ids. No I/O.
         .target(
             name: "ATSDomain",
@@ -62,7 +64,7 @@ let package = Package(
         .target(
             name: "ATSWork",
             dependencies: [
-                "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto",
+                "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto", "CLibSSL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import ATSDomain
 import ATSHTTP
 import ATSStore
+import ATSWork
 import Foundation
 import Hummingbird
 import Logging
@@ -35,9 +36,11 @@ public enum Appliance {
     /// The HTTP application over `store`; `onRunning` gets the bound port (useful with port 0).
     public static func makeApplication(
         _ configuration: Configuration, store: any Store, registry: PrometheusCollectorRegistry, logger: Logger,
-        services: [any Service] = [], onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        work: WorkDependencies? = nil, services: [any Service] = [],
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = APIRouter.build(store: store, configuration: gatewayConfiguration(configuration), registry: registry)
+        let router = APIRouter.build(
+            store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ats"),
@@ -52,9 +55,14 @@ public enum Appliance {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let registry = PrometheusCollectorRegistry()
-        // Services stop in reverse order: the server drains first, the store closes last.
+        let jobs = try openJobs(store: store, logger: logger)
+        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger)
+        let (runner, cron) = try workServices(configuration, jobs: jobs, work: work, registry: registry, logger: logger)
+        // Services stop in reverse order: the server drains first, then the scheduler, then the
+        // workers finish their jobs, and the store closes last.
         let app = makeApplication(
-            configuration, store: store, registry: registry, logger: logger, services: [store], onRunning: onRunning)
+            configuration, store: store, registry: registry, logger: logger, work: work,
+            services: [store, runner, cron], onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }

@@ -24,6 +24,13 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_SESSION_TTL_HOURS", defaultValue: "12", secret: false, summary: "Lifetime of a sign-in session."),
         Setting(name: "ATS_STORE_READERS", defaultValue: "8", secret: false, summary: "Reader connections of the SQLite pool."),
         Setting(name: "ATS_METRICS_TOKEN", defaultValue: "", secret: true, summary: "When set, /metrics requires `Authorization: Bearer <token>`."),
+        Setting(name: "ATS_SMTP_HOST", defaultValue: "", secret: false, summary: "SMTP server for outgoing mail; empty: messages are written as .eml files to DATA/outbox."),
+        Setting(name: "ATS_SMTP_PORT", defaultValue: "587", secret: false, summary: "SMTP port."),
+        Setting(name: "ATS_SMTP_STARTTLS", defaultValue: "true", secret: false, summary: "Upgrade the SMTP connection with STARTTLS (true/false)."),
+        Setting(name: "ATS_SMTP_USERNAME", defaultValue: "", secret: false, summary: "SMTP login (AUTH PLAIN/LOGIN); empty: no login."),
+        Setting(name: "ATS_SMTP_PASSWORD", defaultValue: "", secret: true, summary: "SMTP password."),
+        Setting(name: "ATS_MAIL_FROM", defaultValue: "ats@localhost", secret: false, summary: "The From address of outgoing mail."),
+        Setting(name: "ATS_QUEUES", defaultValue: "", secret: false, summary: "Queue concurrency and rate, name=concurrency[/per-minute],... (default embeddings=5/100, emails=4/300 ...)."),
         Setting(name: "ATS_TRUSTED_PROXIES", defaultValue: "", secret: false, summary: "Comma-separated proxy addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1 behind a local Caddy/nginx)."),
         Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
     ]
@@ -89,6 +96,10 @@ public struct Configuration: Sendable {
             throw ConfigurationError("ATS_LOG_LEVEL must be one of \(levels.joined(separator: ", ")), not '\(logLevel)'")
         }
         guard !dataDirectory.isEmpty else { throw ConfigurationError("ATS_DATA must not be empty") }
+        try integer("ATS_SMTP_PORT", 1...65535)
+        guard ["true", "false"].contains(self["ATS_SMTP_STARTTLS"].lowercased()) else {
+            throw ConfigurationError("ATS_SMTP_STARTTLS must be true or false, not '\(self["ATS_SMTP_STARTTLS"])'")
+        }
     }
 
     /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,

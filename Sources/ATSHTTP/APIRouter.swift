@@ -16,10 +16,13 @@ public enum APIRouter {
         let metrics = HTTPMetrics(registry: registry)
         let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work)
         let router = Router(context: ATSRequestContext.self)
+        // Upload routes and their limits are known before any route is added: the middleware
+        // must be in place first, since it applies only to routes added after it.
+        let uploadLimits = ["/api/v1/imports/candidates": ImportOptions.maxUploadBytes]
         router.add(
             middleware: GatewayMiddleware(
                 metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes,
-                trustedProxies: configuration.trustedProxies))
+                trustedProxies: configuration.trustedProxies, uploadLimits: uploadLimits))
         let table = RouteTable(router: router, gateway: gateway)
         table.addEntityRoutes()
         table.addWorkflowRoutes()

@@ -40,6 +40,34 @@ public protocol JobQueue: Sendable {
     func recoverExpiredLeases(now: Date) async throws -> Int
     /// Deletes finished jobs older than `before` (completed and cancelled; dead ones stay).
     func prune(before: Date) async throws -> Int
+
+    // Batched forms (additive; `JobQueue+Batch.swift` gives every backend a looping default).
+    // A backend overrides them to do the batch in one round trip / one transaction, which is
+    // where the runner's throughput comes from. Each job is still durable when the call returns.
+
+    /// Enqueues several requests in one transaction: all or none.
+    func enqueue(contentsOf requests: [JobRequest]) async throws -> [Job]
+    /// Claims up to `limit` due jobs of the queue at once, in claim order.
+    func claim(queue: String, worker: String, lease: Duration, now: Date, limit: Int) async throws -> [Job]
+    /// Completes several attempts at once; one Bool per completion (false: that attempt lost its job).
+    func complete(_ completions: [JobCompletion], now: Date) async throws -> [Bool]
+    /// Hands a running attempt's job back to its queue without counting the attempt (a worker
+    /// shutting down); false when the attempt lost the job.
+    @discardableResult
+    func release(id: String, attempt: Int, now: Date) async throws -> Bool
+}
+
+/// One attempt's successful end, for the batched `complete`.
+public struct JobCompletion: Sendable, Hashable {
+    public var id: String
+    public var attempt: Int
+    public var result: JSONObject?
+
+    public init(id: String, attempt: Int, result: JSONObject? = nil) {
+        self.id = id
+        self.attempt = attempt
+        self.result = result
+    }
 }
 
 /// What to run: a job type on a queue with a JSON payload.

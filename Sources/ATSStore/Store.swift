@@ -102,6 +102,115 @@ public protocol Store: Sendable {
     func readiness() async -> StoreReadiness
     /// Pool figures for `/metrics`.
     var figures: StoreFigures { get }
+
+    // MARK: Imports
+    /// Creates many records of one kind in one transaction, each row under its own savepoint with
+    /// the same rules and audit entry as `create`: a row that breaks a rule (a duplicate ...)
+    /// gets its error and the others go on. For imports, where one transaction per row is too slow.
+    func createMany(_ kind: EntityKind, organizationID: String, fields: [JSONObject], actor: String, options: WriteOptions)
+        async throws -> [Result<Record, StoreError>]
+
+    // MARK: Analytics
+    /// What analytics are computed from, read in one consistent snapshot: jobs with their
+    /// pipelines, applications, the whole stage history and the notes written since `notesSince`.
+    func analyticsFacts(organizationID: String, notesSince: String) async throws -> AnalyticsFacts
+    /// Replaces the stored snapshot of `name` for the organization.
+    func saveAnalyticsSnapshot(_ snapshot: AnalyticsSnapshot) async throws
+    /// The latest snapshot of `name`, if one was computed.
+    func analyticsSnapshot(organizationID: String, name: String) async throws -> AnalyticsSnapshot?
+}
+
+/// The rows analytics read; plain values so the figures can be computed (and tested) without a database.
+public struct AnalyticsFacts: Sendable, Hashable {
+    public struct Job: Sendable, Hashable {
+        public var id: String
+        public var clientID: String
+        public var title: String
+        public var status: String
+        public var stages: [String]
+        public var slaDays: Int?
+
+        public init(id: String, clientID: String, title: String, status: String, stages: [String], slaDays: Int?) {
+            self.id = id
+            self.clientID = clientID
+            self.title = title
+            self.status = status
+            self.stages = stages
+            self.slaDays = slaDays
+        }
+    }
+
+    public struct Application: Sendable, Hashable {
+        public var id: String
+        public var jobID: String
+        public var candidateID: String
+        public var stage: String
+        public var status: String
+        /// The application's own source, else the candidate's.
+        public var source: String?
+        public var createdAt: String
+        public var stageChangedAt: String?
+
+        public init(
+            id: String, jobID: String, candidateID: String, stage: String, status: String, source: String?, createdAt: String,
+            stageChangedAt: String?
+        ) {
+            self.id = id
+            self.jobID = jobID
+            self.candidateID = candidateID
+            self.stage = stage
+            self.status = status
+            self.source = source
+            self.createdAt = createdAt
+            self.stageChangedAt = stageChangedAt
+        }
+    }
+
+    /// One note: who wrote it (an actor, `user:<id>`) and when.
+    public struct Note: Sendable, Hashable {
+        public var actor: String
+        public var at: String
+        public init(actor: String, at: String) {
+            self.actor = actor
+            self.at = at
+        }
+    }
+
+    public var clients: [String: String]
+    public var jobs: [Job]
+    public var applications: [Application]
+    /// Oldest first per application.
+    public var stageEvents: [StageEvent]
+    public var notes: [Note]
+    /// User id -> display name, for recruiter activity.
+    public var userNames: [String: String]
+
+    public init(
+        clients: [String: String] = [:], jobs: [Job] = [], applications: [Application] = [], stageEvents: [StageEvent] = [],
+        notes: [Note] = [], userNames: [String: String] = [:]
+    ) {
+        self.clients = clients
+        self.jobs = jobs
+        self.applications = applications
+        self.stageEvents = stageEvents
+        self.notes = notes
+        self.userNames = userNames
+    }
+}
+
+/// One computed analytics document (funnel, time-to-hire ...), kept until the next refresh.
+public struct AnalyticsSnapshot: Sendable, Hashable {
+    public var organizationID: String
+    public var name: String
+    public var computedAt: String
+    public var document: JSONObject
+
+    public init(organizationID: String, name: String, computedAt: String, document: JSONObject) {
+        self.organizationID = organizationID
+        self.name = name
+        self.computedAt = computedAt
+        self.document = document
+    }
 }
 
 /// One stored entity.

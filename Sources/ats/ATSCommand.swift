@@ -10,7 +10,9 @@ struct ATSCommand: AsyncParsableCommand {
         commandName: "ats",
         abstract: "The Emineon ATS appliance: an applicant tracking system for recruiting agencies in one binary.",
         subcommands: [
-            Serve.self, Migrate.self, OrgCommand.self, UserCommand.self, TokenCommand.self, Demo.self, ConfigCommand.self,
+            Serve.self, Worker.self, Migrate.self, OrgCommand.self, UserCommand.self, TokenCommand.self, JobsCommand.self,
+            ImportCommand.self,
+            Demo.self, ConfigCommand.self,
         ]
     )
 }

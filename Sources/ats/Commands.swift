@@ -15,11 +15,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try common.resolve(["ATS_HOST": host, "ATS_PORT": port.map(String.init)])
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
-            return handler
-        }
+        bootstrapLogging(configuration)
         let logger = Logger(label: "ats")
         let store = try Appliance.openStore(configuration, logger: logger)
         var banner: [String] = []

@@ -15,6 +15,8 @@ struct GatewayMiddleware: RouterMiddleware {
     let limiter: RateLimiter
     let maxBodyBytes: Int
     let trustedProxies: Set<String>
+    /// Routes that take larger bodies than `maxBodyBytes` (uploads), by path.
+    let uploadLimits: [String: Int]
 
     func handle(
         _ request: Request, context: ATSRequestContext, next: (Request, ATSRequestContext) async throws -> Response
@@ -32,8 +34,9 @@ struct GatewayMiddleware: RouterMiddleware {
             if let wait = limiter.take("a:" + context.remoteAddress) {
                 throw Problem.tooManyRequests(retryAfter: wait)
             }
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-                throw Problem.tooLarge(limit: maxBodyBytes)
+            let limit = uploadLimits[request.uri.path] ?? maxBodyBytes
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+                throw Problem.tooLarge(limit: limit)
             }
             response = try await next(request, context)
         } catch {

@@ -58,7 +58,7 @@ enum OpenAPIDocument {
         if !parameters.isEmpty { doc["parameters"] = .array(parameters) }
         if let body = operation.requestBody {
             doc["requestBody"] = .object([
-                "required": true, "content": .object(["application/json": .object(["schema": body])]),
+                "required": true, "content": .object([operation.requestContentType: .object(["schema": body])]),
             ])
         }
         var statuses = Set(common).union(operation.errors)

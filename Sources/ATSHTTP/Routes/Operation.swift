@@ -33,6 +33,8 @@ struct Operation: Sendable {
     var parameters: [ParameterDoc] = []
     /// The request body schema, when the operation takes one.
     var requestBody: JSONValue? = nil
+    /// The body's media type (a CSV upload is `text/csv`).
+    var requestContentType = "application/json"
     /// Success status and body schema (nil: no body).
     var success: (status: Int, schema: JSONValue?, contentType: String) = (200, nil, "application/json")
     /// Error statuses the operation may answer beyond the ones every route can.

@@ -184,6 +184,19 @@ extension SQLiteStore {
                     """)
         }
 
+        migrator.registerMigration("v2-analytics-snapshots") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE analytics_snapshots (
+                        org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        computed_at TEXT NOT NULL,
+                        doc TEXT NOT NULL,
+                        PRIMARY KEY (org_id, name)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+
         return migrator
     }
 }
