@@ -367,6 +367,15 @@ status=0
 stop_server "$server" 10 INT || status=$?
 if [ "$status" -eq 0 ]; then ok "SIGINT: exit 0"; else fail "SIGINT: exit 0 (status $status)" "$(tail -n 20 "$tmp/demo2.log")"; fi
 
+section "jobs: kill -9 of a worker mid-run"
+status=0
+ATS_BIN="$ats" "$(dirname "$0")/jobs_kill9.sh" >"$tmp/kill9.log" 2>&1 || status=$?
+if [ "$status" -eq 0 ]; then
+    ok "a job whose worker is killed with SIGKILL mid-run is recovered after its lease and completes exactly once"
+else
+    fail "jobs kill -9 proof (status $status)" "$(tail -n 30 "$tmp/kill9.log")"
+fi
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
