@@ -29,7 +29,7 @@ extension Duration {
 
 /// Runs a runner on a fresh SQLite queue for `body`, then drains it.
 func withRunner(
-    handlers: [any JobHandler], queues: [JobRunner.QueueConfiguration] = [.init(name: JobQueues.analytics, concurrency: 4, lease: .milliseconds(300))],
+    handlers: [any JobHandler], queues: [JobRunner.QueueConfiguration] = [.init(name: JobQueues.analytics, concurrency: 4, lease: .seconds(2))],
     options: JobRunner.Options = .init(retry: RetryPolicy(base: .milliseconds(20), cap: .milliseconds(200), jitter: 0), pollInterval: .milliseconds(20), recoveryInterval: .milliseconds(50), shutdownGrace: .seconds(5)),
     _ body: (JobRunner, any JobQueue) async throws -> Void
 ) async throws {

@@ -15,7 +15,7 @@ extension RouteTable {
 
         add(
             Operation(
-                method: .get, path: "/api/v1/admin/jobs", operationID: "listJobs",
+                method: .get, path: "/api/v1/admin/jobs", operationID: "adminListJobs",
                 summary: "This organization's jobs, newest first, by queue, state and type.", tag: "jobs",
                 access: .role(.admin),
                 parameters: [
@@ -25,7 +25,7 @@ extension RouteTable {
                     ParameterDoc(name: "limit", location: .query, schema: .object(["type": "integer", "minimum": 1, "maximum": 200]), summary: ""),
                     ParameterDoc(name: "cursor", location: .query, schema: .object(["type": "string", "maxLength": 200]), summary: ""),
                 ],
-                success: (200, JSONSchema.list(of: "Job"), "application/json"), errors: [503]
+                success: (200, JSONSchema.list(of: "QueuedJob"), "application/json"), errors: [503]
             ) { request, context in
                 let principal = try gateway.principal(context)
                 let work = try gateway.requireWork()
@@ -59,7 +59,7 @@ extension RouteTable {
 
         add(
             Operation(
-                method: .get, path: "/api/v1/admin/jobs/stats", operationID: "jobStats",
+                method: .get, path: "/api/v1/admin/jobs/stats", operationID: "adminJobStats",
                 summary: "Per-queue counts by state and the oldest wait.", tag: "jobs", access: .role(.admin),
                 success: (200, JSONSchema.ref("QueueStatsList"), "application/json"), errors: [503]
             ) { request, context in
@@ -71,9 +71,9 @@ extension RouteTable {
 
         add(
             Operation(
-                method: .get, path: "/api/v1/admin/jobs/{id}", operationID: "getJob", summary: "One job, with its last error and progress.",
+                method: .get, path: "/api/v1/admin/jobs/{id}", operationID: "adminGetJob", summary: "One job, with its last error and progress.",
                 tag: "jobs", access: .role(.admin), parameters: [idParameter],
-                success: (200, JSONSchema.ref("Job"), "application/json"), errors: [503]
+                success: (200, JSONSchema.ref("QueuedJob"), "application/json"), errors: [503]
             ) { request, context in
                 let job = try await gateway.ownJob(context)
                 return gateway.json(job.document)
@@ -82,9 +82,9 @@ extension RouteTable {
         for (action, summary) in [("retry", "Put a dead, failed or cancelled job back in its queue."), ("cancel", "Cancel a job that has not finished.")] {
             add(
                 Operation(
-                    method: .post, path: "/api/v1/admin/jobs/{id}/\(action)", operationID: "\(action)Job", summary: summary,
+                    method: .post, path: "/api/v1/admin/jobs/{id}/\(action)", operationID: "admin\(action.capitalized)Job", summary: summary,
                     tag: "jobs", access: .role(.admin), parameters: [idParameter],
-                    success: (200, JSONSchema.ref("Job"), "application/json"), errors: [409, 503]
+                    success: (200, JSONSchema.ref("QueuedJob"), "application/json"), errors: [409, 503]
                 ) { request, context in
                     let job = try await gateway.ownJob(context)
                     let work = try gateway.requireWork()
@@ -120,7 +120,7 @@ extension RouteTable {
                 "oldestWaitSeconds": .object(["type": "number"]),
             ], required: ["queue", "counts", "oldestWaitSeconds"])
         return [
-            ("Job", job),
+            ("QueuedJob", job),
             ("QueueStats", stats),
             ("QueueStatsList", JSONSchema.strict(["items": .object(["type": "array", "items": JSONSchema.ref("QueueStats")])], required: ["items"])),
         ]
