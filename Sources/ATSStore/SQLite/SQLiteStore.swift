@@ -124,18 +124,50 @@ public final class SQLiteStore: Store {
 
     // MARK: Access
 
+    enum Access { case read, write }
+
+    /// Counts an access in flight; returns when it began, for `started`.
+    func enter(_ access: Access) -> ContinuousClock.Instant {
+        counters.withLock {
+            switch access {
+            case .read: $0.readsInFlight += 1
+            case .write: $0.writesInFlight += 1
+            }
+        }
+        return .now
+    }
+
+    func leave(_ access: Access) {
+        counters.withLock {
+            switch access {
+            case .read: $0.readsInFlight -= 1
+            case .write: $0.writesInFlight -= 1
+            }
+        }
+    }
+
+    /// Records that the access got its connection: the time waited for it is the pool's queue.
+    func started(_ access: Access, since start: ContinuousClock.Instant) {
+        let waited = start.duration(to: .now)
+        counters.withLock {
+            switch access {
+            case .read:
+                $0.reads += 1
+                $0.readWait += waited
+            case .write:
+                $0.writes += 1
+                $0.writeWait += waited
+            }
+        }
+    }
+
     /// A read on the reader pool: counted, timed until the closure starts, errors mapped.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        let start = ContinuousClock.now
-        counters.withLock { $0.readsInFlight += 1 }
-        defer { counters.withLock { $0.readsInFlight -= 1 } }
+        let start = enter(.read)
+        defer { leave(.read) }
         do {
             return try await pool.read { db in
-                let waited = start.duration(to: .now)
-                self.counters.withLock {
-                    $0.reads += 1
-                    $0.readWait += waited
-                }
+                self.started(.read, since: start)
                 return try body(db)
             }
         } catch {
@@ -148,16 +180,11 @@ public final class SQLiteStore: Store {
     /// own in WAL mode, so `unsafeRead` runs it bare. (It stays async: a synchronous GRDB read
     /// on the cooperative pool can starve the pool's own release of readers and deadlock.)
     func quickRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let start = ContinuousClock.now
-        counters.withLock { $0.readsInFlight += 1 }
-        defer { counters.withLock { $0.readsInFlight -= 1 } }
+        let start = enter(.read)
+        defer { leave(.read) }
         do {
             return try await pool.unsafeRead { db in
-                let waited = start.duration(to: .now)
-                self.counters.withLock {
-                    $0.reads += 1
-                    $0.readWait += waited
-                }
+                self.started(.read, since: start)
                 return try body(db)
             }
         } catch {
@@ -168,16 +195,11 @@ public final class SQLiteStore: Store {
     /// A transaction on the writer: counted, timed until the closure starts, errors mapped.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         if configuration.readOnly { throw StoreError(.unavailable, "the store is open read-only") }
-        let start = ContinuousClock.now
-        counters.withLock { $0.writesInFlight += 1 }
-        defer { counters.withLock { $0.writesInFlight -= 1 } }
+        let start = enter(.write)
+        defer { leave(.write) }
         do {
             return try await pool.write { db in
-                let waited = start.duration(to: .now)
-                self.counters.withLock {
-                    $0.writes += 1
-                    $0.writeWait += waited
-                }
+                self.started(.write, since: start)
                 return try body(db)
             }
         } catch {
