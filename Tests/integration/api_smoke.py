@@ -14,19 +14,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-failures = 0
-
-
-def report(ok, name, detail=""):
-    global failures
-    if ok:
-        print(f"ok   - {name}")
-    else:
-        failures += 1
-        print(f"FAIL - {name}")
-        if detail:
-            for line in str(detail).splitlines()[:20]:
-                print(f"    {line}")
+import checks  # noqa: E402  (beside this file)
+from checks import report  # noqa: E402
 
 
 class Response:
@@ -193,7 +182,7 @@ def main():
         report(resp.status in (200, 204), "DELETE /api/v1/candidates/{id}", resp)
         resp = admin.call("GET", f"/api/v1/candidates/{cand_id}")
         report(is_problem(resp, 404), "a deleted candidate answers 404", resp)
-    return 1 if failures else 0
+    return 1 if checks.failures else 0
 
 
 if __name__ == "__main__":

@@ -40,19 +40,8 @@ for entity in ENTITIES:
     if entity != "api-keys":  # a key is immutable: create, read, list, revoke (DELETE)
         REQUIRED.append(("patch", f"/api/v1/{entity}/{{id}}"))
 
-failures = 0
-
-
-def report(ok, name, detail=""):
-    global failures
-    if ok:
-        print(f"ok   - {name}")
-    else:
-        failures += 1
-        print(f"FAIL - {name}")
-        if detail:
-            for line in str(detail).splitlines()[:20]:
-                print(f"    {line}")
+import checks  # noqa: E402  (beside this file)
+from checks import report  # noqa: E402
 
 
 def request(method, url, headers=None, body=None):
@@ -136,7 +125,7 @@ def main():
     ctype = {k.lower(): v for k, v in resp_headers.items()}.get("content-type", "")
     report(status == 404 and "application/problem+json" in ctype,
            f"an unknown /api route answers 404 problem+json (got {status} {ctype})")
-    return 1 if failures else 0
+    return 1 if checks.failures else 0
 
 
 if __name__ == "__main__":

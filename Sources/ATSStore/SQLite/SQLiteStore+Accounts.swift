@@ -186,23 +186,34 @@ extension SQLiteStore {
     }
 
     public func users(organizationID: String, role: Role?, page: PageRequest) async throws -> Page<User> {
-        var sql = "SELECT \(Self.userColumns) FROM users WHERE org_id = ?"
+        try await accountPage(
+            "SELECT \(Self.userColumns) FROM users WHERE org_id = ?", organizationID: organizationID,
+            filter: role.map { (" AND role = ?", $0.rawValue) }, page: page, row: Self.user
+        ) { ATSDomain.Cursor(value: $0.createdAt, id: $0.id) }
+    }
+
+    /// One page of an account table (users, API keys) in creation order, keyset-paged.
+    func accountPage<T: Sendable>(
+        _ select: String, organizationID: String, filter: (sql: String, value: String)?, page: PageRequest,
+        row: @escaping @Sendable (Row) -> T, cursor: @escaping @Sendable (T) -> ATSDomain.Cursor
+    ) async throws -> Page<T> {
+        var sql = select
         var arguments: [any DatabaseValueConvertible] = [organizationID]
-        if let role {
-            sql += " AND role = ?"
-            arguments.append(role.rawValue)
+        if let filter {
+            sql += filter.sql
+            arguments.append(filter.value)
         }
-        if let cursor = page.cursor {
+        if let after = page.cursor {
             sql += " AND (created_at, id) > (?, ?)"
-            arguments += [cursor.value, cursor.id]
+            arguments += [after.value, after.id]
         }
         sql += " ORDER BY created_at, id LIMIT \(page.limit + 1)"
         let query = sql
         let args = StatementArguments(arguments)
         let limit = page.limit
         return try await read { db in
-            let users = try Row.fetchAll(db.cachedStatement(sql: query), arguments: args).map(Self.user)
-            return Self.page(users, limit: limit) { ATSDomain.Cursor(value: $0.createdAt, id: $0.id) }
+            let items = try Row.fetchAll(db.cachedStatement(sql: query), arguments: args).map(row)
+            return Self.page(items, limit: limit, cursor: cursor)
         }
     }
 
@@ -331,20 +342,10 @@ extension SQLiteStore {
     }
 
     public func apiKeys(organizationID: String, page: PageRequest) async throws -> Page<APIKey> {
-        var sql = "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ?"
-        var arguments: [any DatabaseValueConvertible] = [organizationID]
-        if let cursor = page.cursor {
-            sql += " AND (created_at, id) > (?, ?)"
-            arguments += [cursor.value, cursor.id]
-        }
-        sql += " ORDER BY created_at, id LIMIT \(page.limit + 1)"
-        let query = sql
-        let args = StatementArguments(arguments)
-        let limit = page.limit
-        return try await read { db in
-            let keys = try Row.fetchAll(db.cachedStatement(sql: query), arguments: args).map(Self.apiKey)
-            return Self.page(keys, limit: limit) { ATSDomain.Cursor(value: $0.createdAt, id: $0.id) }
-        }
+        try await accountPage(
+            "SELECT \(Self.keyColumns) FROM api_keys WHERE org_id = ?", organizationID: organizationID, filter: nil,
+            page: page, row: Self.apiKey
+        ) { ATSDomain.Cursor(value: $0.createdAt, id: $0.id) }
     }
 
     public func revokeAPIKey(organizationID: String, id: String, actor: String) async throws -> APIKey {
