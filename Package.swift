@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // libcrypto (OpenSSL) for SHA-256 and HMAC: already on every machine with libssl-dev,
@@ -48,11 +49,31 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The cache tier: the `Cache` protocol and the in-process byte-bounded LRU.
+        .target(
+            name: "ATSCache",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        // Observability: the tracer (swift-distributed-tracing), the OTLP exporter, JSON logs.
+        .target(
+            name: "ATSTelemetry",
+            dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The job tier: the `JobQueue` protocol, `SQLiteJobQueue` in the store's database, the runner.
         .target(
             name: "ATSJobs",
             dependencies: [
                 "ATSDomain", "ATSStore",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -65,6 +86,7 @@ let package = Package(
             name: "ATSWork",
             dependencies: [
                 "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto", "CLibSSL",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,7 +102,9 @@ let package = Package(
                 "ATSStore",
                 "ATSJobs",
                 "ATSWork",
+                "ATSTelemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -98,7 +122,8 @@ let package = Package(
         .target(
             name: "ATSApp",
             dependencies: [
-                "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo", "ATSJobs", "ATSWork",
+                "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo", "ATSJobs", "ATSWork", "ATSCache", "ATSTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -110,8 +135,20 @@ let package = Package(
         .executableTarget(
             name: "ats",
             dependencies: [
-                "ATSApp",
+                "ATSApp", "ATSCache", "ATSTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ATSCacheTests", dependencies: ["ATSCache"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ATSTelemetryTests",
+            dependencies: [
+                "ATSTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -123,7 +160,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ATSJobsTests",
-            dependencies: ["ATSDomain", "ATSStore", "ATSJobs", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ATSDomain", "ATSStore", "ATSJobs",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -137,7 +178,8 @@ let package = Package(
         .testTarget(
             name: "ATSHTTPTests",
             dependencies: [
-                "ATSApp", "ATSHTTP", "ATSStore", "ATSDomain",
+                "ATSApp", "ATSHTTP", "ATSStore", "ATSDomain", "ATSCache", "ATSTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

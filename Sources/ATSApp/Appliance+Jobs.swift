@@ -6,31 +6,32 @@ import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Tracing
 import UnixSignals
 
 /// The job tier's composition: the queue in the store's database, the runner with every
 /// handler, and the recurring jobs.
 extension Appliance {
     /// The SQLite job queue on the store's own pool (one pool per file), migrated.
-    public static func openJobs(store: SQLiteStore, logger: Logger) throws -> SQLiteJobQueue {
-        let queue = SQLiteJobQueue(pool: store.pool, logger: logger)
+    public static func openJobs(store: SQLiteStore, logger: Logger, tracer: (any Tracer)? = nil) throws -> SQLiteJobQueue {
+        let queue = SQLiteJobQueue(pool: store.pool, logger: logger, tracer: tracer)
         try queue.migrate()
         return queue
     }
 
     /// The agency work's view of the appliance.
     public static func workDependencies(
-        _ configuration: Configuration, store: any Store, jobs: any JobQueue, logger: Logger
+        _ configuration: Configuration, store: any Store, jobs: any JobQueue, logger: Logger, tracer: (any Tracer)? = nil
     ) -> WorkDependencies {
         WorkDependencies(
             store: store, jobs: jobs, dataDirectory: configuration.dataDirectory,
-            email: configuration.emailConfiguration, logger: logger)
+            email: configuration.emailConfiguration, logger: logger, tracer: tracer)
     }
 
     /// The runner (every handler) and the scheduler of recurring jobs.
     public static func workServices(
         _ configuration: Configuration, jobs: SQLiteJobQueue, work: WorkDependencies,
-        registry: PrometheusCollectorRegistry?, logger: Logger
+        registry: PrometheusCollectorRegistry?, logger: Logger, tracer: (any Tracer)? = nil
     ) throws -> (runner: JobRunner, cron: CronScheduler) {
         var handlers = Work.handlers(work) + MaintenanceWork.handlers(store: work.store, jobs: jobs)
         if ProcessInfo.processInfo.environment["ATS_JOBS_TEST_HANDLERS"] == "1" {
@@ -38,19 +39,21 @@ extension Appliance {
         }
         let runner = JobRunner(
             queue: jobs, configurations: try configuration.queueConfigurations(), handlers: handlers,
-            logger: logger, metrics: registry)
+            logger: logger, metrics: registry, tracer: tracer)
         let cron = CronScheduler(ledger: jobs, jobs: MaintenanceWork.recurring, logger: logger)
         return (runner, cron)
     }
 
     /// `ats worker`: the runner and the scheduler without the HTTP server, until SIGTERM.
     public static func work(_ configuration: Configuration, store: SQLiteStore, logger: Logger) async throws {
-        let jobs = try openJobs(store: store, logger: logger)
-        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger)
-        let (runner, cron) = try workServices(configuration, jobs: jobs, work: work, registry: nil, logger: logger)
+        let tracer = makeTracer(configuration, logger: logger)
+        let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
+        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger, tracer: tracer)
+        let (runner, cron) = try workServices(
+            configuration, jobs: jobs, work: work, registry: nil, logger: logger, tracer: tracer)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: store), .init(service: runner), .init(service: cron)],
+                services: [.init(service: tracer), .init(service: store), .init(service: runner), .init(service: cron)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -1,5 +1,7 @@
+import ATSCache
 import ATSDomain
 import ATSHTTP
+import ATSTelemetry
 import ATSStore
 import ATSWork
 import Foundation
@@ -12,12 +14,13 @@ import UnixSignals
 /// Composition: turns a `Configuration` into the tiers and the services that run them.
 /// The one place that knows which implementation of each tier is in use.
 public enum Appliance {
-    /// Opens (creating the data folder if needed) and migrates the store.
-    public static func openStore(_ configuration: Configuration, logger: Logger) throws -> SQLiteStore {
+    /// Opens (creating the data folder if needed) and migrates the store. Every process but the
+    /// server marks its writes, so the server's cache learns of them (`CachedStore`).
+    public static func openStore(_ configuration: Configuration, logger: Logger, server: Bool = false) throws -> SQLiteStore {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(
             path: configuration.databasePath,
-            configuration: SQLiteStore.Configuration(readers: configuration.storeReaders),
+            configuration: SQLiteStore.Configuration(readers: configuration.storeReaders, marksWrites: !server),
             logger: logger)
         try store.migrate()
         return store
@@ -33,14 +36,49 @@ public enum Appliance {
             trustedProxies: configuration.trustedProxies)
     }
 
+    /// The tracer the configuration asks for: sampled at `ATS_TRACE_SAMPLE` (0: spans that
+    /// record nothing), exporting to `ATS_OTLP_ENDPOINT` or to JSON-lines files in DATA/traces.
+    public static func makeTracer(_ configuration: Configuration, logger: Logger) -> ApplianceTracer {
+        var trace = TraceConfiguration()
+        trace.serviceName = "ats"
+        trace.sampleRatio = configuration.traceSampleRatio
+        trace.enabled = configuration.traceSampleRatio > 0
+        trace.endpoint = configuration.otlpEndpoint
+        trace.directory = configuration.otlpEndpoint == nil ? configuration.tracesDirectory : nil
+        return ApplianceTracer(configuration: trace, logger: logger)
+    }
+
+    /// The cache the configuration asks for; nil when `ATS_CACHE_MAX_MB` is 0.
+    public static func makeCache(_ configuration: Configuration) -> MemoryCache? {
+        guard configuration.cacheMaxBytes > 0 else { return nil }
+        return MemoryCache(configuration: .init(maxBytes: configuration.cacheMaxBytes))
+    }
+
+    /// The store the server's handlers and jobs use: `store` behind the cache, with a span for
+    /// each call; the store itself when the cache is off.
+    public static func serverStore(
+        _ configuration: Configuration, store: SQLiteStore, cache: (any Cache)?, tracer: ApplianceTracer, logger: Logger
+    ) -> (any Store, CachedStore?) {
+        guard let cache else { return (store, nil) }
+        let cached = CachedStore(
+            base: store, cache: cache, ttl: configuration.cacheTTL, tracer: tracer,
+            changeMark: { try await store.changeMark() }, logger: logger)
+        return (cached, cached)
+    }
+
     /// The HTTP application over `store`; `onRunning` gets the bound port (useful with port 0).
     public static func makeApplication(
         _ configuration: Configuration, store: any Store, registry: PrometheusCollectorRegistry, logger: Logger,
-        work: WorkDependencies? = nil, services: [any Service] = [],
+        work: WorkDependencies? = nil, tracer: ApplianceTracer? = nil, cache: (any Cache)? = nil,
+        services: [any Service] = [],
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        var hooks: [@Sendable () -> Void] = []
+        if let cache { hooks.append(ObservabilityMetrics.cacheHook(cache, registry: registry)) }
+        if let tracer { hooks.append(ObservabilityMetrics.traceHook(tracer, registry: registry)) }
         let router = APIRouter.build(
-            store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work)
+            store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work,
+            tracer: tracer, scrapeHooks: hooks)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ats"),
@@ -55,14 +93,21 @@ public enum Appliance {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let registry = PrometheusCollectorRegistry()
-        let jobs = try openJobs(store: store, logger: logger)
-        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger)
-        let (runner, cron) = try workServices(configuration, jobs: jobs, work: work, registry: registry, logger: logger)
+        let tracer = makeTracer(configuration, logger: logger)
+        let cache = makeCache(configuration)
+        let (served, cachedStore) = serverStore(configuration, store: store, cache: cache, tracer: tracer, logger: logger)
+        let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
+        let work = workDependencies(configuration, store: served, jobs: jobs, logger: logger, tracer: tracer)
+        let (runner, cron) = try workServices(
+            configuration, jobs: jobs, work: work, registry: registry, logger: logger, tracer: tracer)
         // Services stop in reverse order: the server drains first, then the scheduler, then the
-        // workers finish their jobs, and the store closes last.
+        // workers finish their jobs, the store closes, and the tracer flushes the last spans.
+        var services: [any Service] = [tracer, store]
+        if let cachedStore { services.append(cachedStore) }
+        services += [runner, cron]
         let app = makeApplication(
-            configuration, store: store, registry: registry, logger: logger, work: work,
-            services: [store, runner, cron], onRunning: onRunning)
+            configuration, store: served, registry: registry, logger: logger, work: work, tracer: tracer,
+            cache: cache, services: services, onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }

@@ -32,6 +32,11 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_MAIL_FROM", defaultValue: "ats@localhost", secret: false, summary: "The From address of outgoing mail."),
         Setting(name: "ATS_QUEUES", defaultValue: "", secret: false, summary: "Queue concurrency and rate, name=concurrency[/per-minute],... (default embeddings=5/100, emails=4/300 ...)."),
         Setting(name: "ATS_TRUSTED_PROXIES", defaultValue: "", secret: false, summary: "Comma-separated proxy addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1 behind a local Caddy/nginx)."),
+        Setting(name: "ATS_LOG_FORMAT", defaultValue: "json", secret: false, summary: "Log lines as json (one object per line, with request and trace ids) or text."),
+        Setting(name: "ATS_CACHE_MAX_MB", defaultValue: "256", secret: false, summary: "Memory budget of the in-process cache in MiB (0: no cache)."),
+        Setting(name: "ATS_CACHE_TTL_SECONDS", defaultValue: "300", secret: false, summary: "How long a cached read lives (writes invalidate it before that)."),
+        Setting(name: "ATS_TRACE_SAMPLE", defaultValue: "0.1", secret: false, summary: "Share of requests traced, 0 to 1 (an incoming sampled traceparent is always followed); 0: tracing off."),
+        Setting(name: "ATS_OTLP_ENDPOINT", defaultValue: "", secret: false, summary: "OTLP/HTTP collector base URL (spans POSTed as JSON to {endpoint}/v1/traces); empty: JSON-lines files in DATA/traces."),
         Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
     ]
 
@@ -72,6 +77,12 @@ public struct Configuration: Sendable {
     public var trustedProxies: Set<String> {
         Set(self["ATS_TRUSTED_PROXIES"].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
+    public var logFormat: String { self["ATS_LOG_FORMAT"] }
+    public var cacheMaxBytes: Int { (Int(self["ATS_CACHE_MAX_MB"]) ?? 256) << 20 }
+    public var cacheTTL: Duration { .seconds(Int(self["ATS_CACHE_TTL_SECONDS"]) ?? 300) }
+    public var traceSampleRatio: Double { Double(self["ATS_TRACE_SAMPLE"]) ?? 0.1 }
+    public var otlpEndpoint: String? { self["ATS_OTLP_ENDPOINT"].isEmpty ? nil : self["ATS_OTLP_ENDPOINT"] }
+    public var tracesDirectory: String { (dataDirectory as NSString).appendingPathComponent("traces") }
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("ats.sqlite") }
 
     func validate() throws {
@@ -97,6 +108,19 @@ public struct Configuration: Sendable {
         }
         guard !dataDirectory.isEmpty else { throw ConfigurationError("ATS_DATA must not be empty") }
         try integer("ATS_SMTP_PORT", 1...65535)
+        try integer("ATS_CACHE_MAX_MB", 0...1_048_576)
+        try integer("ATS_CACHE_TTL_SECONDS", 1...86_400)
+        guard let ratio = Double(self["ATS_TRACE_SAMPLE"]), (0...1).contains(ratio) else {
+            throw ConfigurationError("ATS_TRACE_SAMPLE must be a number from 0 to 1, not '\(self["ATS_TRACE_SAMPLE"])'")
+        }
+        guard ["json", "text"].contains(logFormat) else {
+            throw ConfigurationError("ATS_LOG_FORMAT must be json or text, not '\(logFormat)'")
+        }
+        if let endpoint = otlpEndpoint {
+            guard let url = URL(string: endpoint), url.scheme == "http", url.host != nil else {
+                throw ConfigurationError("ATS_OTLP_ENDPOINT must be an http:// URL such as http://127.0.0.1:4318, not '\(endpoint)'")
+            }
+        }
         guard ["true", "false"].contains(self["ATS_SMTP_STARTTLS"].lowercased()) else {
             throw ConfigurationError("ATS_SMTP_STARTTLS must be true or false, not '\(self["ATS_SMTP_STARTTLS"])'")
         }

@@ -1,20 +1,25 @@
 import ATSDomain
 import ATSStore
+import ATSTelemetry
 import ATSWork
 import Foundation
 import Hummingbird
 import NIOCore
 import Prometheus
+import Tracing
 
 /// Builds the appliance's router: operational endpoints, the JSON API and its OpenAPI document.
 /// A library entry point, so tests drive the same router the server runs.
 public enum APIRouter {
+    /// `tracer` gives every request its server span and the admin view its traces (nil: no
+    /// spans). `scrapeHooks` refresh other tiers' figures in `registry` before each `/metrics`.
     public static func build(
         store: any Store, configuration: GatewayConfiguration, registry: PrometheusCollectorRegistry,
-        work: WorkDependencies? = nil
+        work: WorkDependencies? = nil, tracer: ApplianceTracer? = nil,
+        scrapeHooks: [@Sendable () -> Void] = []
     ) -> Router<ATSRequestContext> {
-        let metrics = HTTPMetrics(registry: registry)
-        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work)
+        let metrics = HTTPMetrics(registry: registry, scrapeHooks: scrapeHooks)
+        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work, traces: tracer)
         let router = Router(context: ATSRequestContext.self)
         // Upload routes and their limits are known before any route is added: the middleware
         // must be in place first, since it applies only to routes added after it.
@@ -22,7 +27,8 @@ public enum APIRouter {
         router.add(
             middleware: GatewayMiddleware(
                 metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes,
-                trustedProxies: configuration.trustedProxies, uploadLimits: uploadLimits))
+                trustedProxies: configuration.trustedProxies, uploadLimits: uploadLimits,
+                tracer: tracer.map { $0 as any Tracer } ?? NoOpTracer()))
         let table = RouteTable(router: router, gateway: gateway)
         table.addEntityRoutes()
         table.addWorkflowRoutes()
@@ -31,6 +37,7 @@ public enum APIRouter {
         table.addEmailRoutes()
         table.addExportRoutes()
         table.addAnalyticsRoutes()
+        table.addTraceRoutes()
         table.addOperationalRoutes(metrics: metrics)
         return router
     }
@@ -94,7 +101,7 @@ extension RouteTable {
             })
         documentBox.text = JSONCoding.encode(
             OpenAPIDocument.build(
-                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas + Self.jobSchemas))
+                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas + Self.jobSchemas + Self.traceSchemas))
     }
 }
 

@@ -2,6 +2,7 @@ import ATSJobs
 import ATSStore
 import Foundation
 import Logging
+import Tracing
 
 /// What the agency work needs from the rest of the appliance, chosen once at start-up.
 public struct WorkDependencies: Sendable {
@@ -11,8 +12,14 @@ public struct WorkDependencies: Sendable {
     public let dataDirectory: String
     public let email: EmailConfiguration
     public let logger: Logger
+    /// Spans for outbound calls (SMTP); nil: none.
+    public let tracer: (any Tracer)?
 
-    public init(store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger) {
+    public init(
+        store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger,
+        tracer: (any Tracer)? = nil
+    ) {
+        self.tracer = tracer
         self.store = store
         self.jobs = jobs
         self.dataDirectory = dataDirectory

@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = try common.resolve(["ATS_HOST": host, "ATS_PORT": port.map(String.init)])
         bootstrapLogging(configuration)
         let logger = Logger(label: "ats")
-        let store = try Appliance.openStore(configuration, logger: logger)
+        let store = try Appliance.openStore(configuration, logger: logger, server: true)
         var banner: [String] = []
         if demo {
             let credentials = try await DemoSetup.ensure(store: store, configuration: configuration, candidates: nil, seed: nil) {

@@ -2,6 +2,7 @@ import ATSApp
 import ATSDomain
 import ATSJobs
 import ATSStore
+import ATSTelemetry
 import ArgumentParser
 import Foundation
 import Logging
@@ -130,10 +131,20 @@ func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
+/// Logs to standard error: one JSON object per line (`ATS_LOG_FORMAT=json`, the default) with
+/// the request and trace ids of the line's request, or plain text for a terminal.
 func bootstrapLogging(_ configuration: Configuration) {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        return handler
-    }
+    let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+    let json = configuration.logFormat == "json"
+    LoggingSystem.bootstrap(
+        { label, provider in
+            if json {
+                var handler = JSONLogHandler(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+            handler.logLevel = level
+            return handler
+        }, metadataProvider: JSONLogHandler.tracingMetadataProvider())
 }

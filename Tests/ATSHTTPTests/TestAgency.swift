@@ -1,7 +1,9 @@
 import ATSApp
+import ATSCache
 import ATSDomain
 import ATSHTTP
 import ATSStore
+import ATSTelemetry
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,10 +14,15 @@ import Prometheus
 import Testing
 
 /// A fresh store in a temporary folder with two organizations and a key per role in each.
+/// The router runs as the server does: behind the cache, every request traced.
 struct TestAgency {
     let store: SQLiteStore
     let directory: URL
     let registry = PrometheusCollectorRegistry()
+    let cache: MemoryCache
+    let tracer: ApplianceTracer
+    /// What the router reads and writes through: `store` behind `cache`.
+    let served: CachedStore
     /// keys[org][role]
     var keys: [String: [Role: String]] = [:]
     var users: [String: [Role: User]] = [:]
@@ -30,7 +37,15 @@ struct TestAgency {
         logger.logLevel = .critical
         let store = try SQLiteStore(path: directory.appendingPathComponent("ats.sqlite").path, logger: logger)
         try store.migrate()
-        var agency = TestAgency(store: store, directory: directory)
+        var trace = TraceConfiguration()
+        trace.sampleRatio = 1
+        trace.directory = directory.appendingPathComponent("traces").path
+        let tracer = ApplianceTracer(configuration: trace, logger: logger)
+        let cache = MemoryCache(configuration: .init(maxBytes: 16 << 20))
+        let served = CachedStore(
+            base: store, cache: cache, ttl: .seconds(300), tracer: tracer,
+            changeMark: { try await store.changeMark() }, logger: logger)
+        var agency = TestAgency(store: store, directory: directory, cache: cache, tracer: tracer, served: served)
         for slug in ["acme", "globex"] {
             _ = try await Administration.createOrganization(store, slug: slug, name: slug.capitalized)
             for role in Role.allCases {
@@ -44,8 +59,8 @@ struct TestAgency {
             }
         }
         let router = APIRouter.build(
-            store: store, configuration: GatewayConfiguration(rateLimit: rateLimit, maxBodyBytes: 64 * 1024),
-            registry: agency.registry)
+            store: served, configuration: GatewayConfiguration(rateLimit: rateLimit, maxBodyBytes: 64 * 1024),
+            registry: agency.registry, tracer: tracer)
         return (agency, router)
     }
 

@@ -15,7 +15,8 @@
 # It adds rows with `bench_wrk`, static-file baselines with `bench_nginx`, and remarks with
 # `bench_note`; the tables are printed at the end, one per section. Available to sections:
 #   $ats $base $key $data $tmp $lua_dir $bench_seconds, ats_get PATH (curl with the key),
-#   nginx_start WORKERS / nginx_stop, and the functions below.
+#   nginx_start WORKERS / nginx_stop, and the functions below. A section that starts a server
+#   of its own appends its pid to extra_pids, so it is stopped even when the run fails.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -43,8 +44,12 @@ notes="$tmp/notes.txt"
 server_pid=""
 nginx_pid=""
 current_section=""
+# Other servers a section starts (a second ats, redis ...): stopped on exit whatever happens.
+extra_pids=()
 
 cleanup() {
+    local pid
+    for pid in "${extra_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     if [ -n "$nginx_pid" ]; then kill -TERM "$nginx_pid" 2>/dev/null || true; fi
     if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; fi
     sleep 0.2

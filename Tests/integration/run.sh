@@ -367,6 +367,9 @@ status=0
 stop_server "$server" 10 INT || status=$?
 if [ "$status" -eq 0 ]; then ok "SIGINT: exit 0"; else fail "SIGINT: exit 0 (status $status)" "$(tail -n 20 "$tmp/demo2.log")"; fi
 
+section "cache and observability: traces, metrics, logs, no personal data"
+tally "$("$python" "$here/observability_check.py" "$ats" "$tmp" 2>&1 || true)"
+
 section "jobs: kill -9 of a worker mid-run"
 status=0
 ATS_BIN="$ats" "$(dirname "$0")/jobs_kill9.sh" >"$tmp/kill9.log" 2>&1 || status=$?

@@ -1,5 +1,6 @@
 import ATSDomain
 import ATSStore
+import ATSTelemetry
 import ATSWork
 import Foundation
 import Hummingbird
@@ -42,10 +43,16 @@ final class Gateway: Sendable {
     /// The job queue and what the agency work needs; nil in tests of the API alone, where the
     /// routes that enqueue work answer 503.
     let work: WorkDependencies?
+    /// The tracer's memory of recent traces, for the admin view; nil when tracing is not set up.
+    let traces: ApplianceTracer?
 
-    init(store: any Store, configuration: GatewayConfiguration, metrics: HTTPMetrics, work: WorkDependencies? = nil) {
+    init(
+        store: any Store, configuration: GatewayConfiguration, metrics: HTTPMetrics, work: WorkDependencies? = nil,
+        traces: ApplianceTracer? = nil
+    ) {
         self.store = store
         self.work = work
+        self.traces = traces
         self.authenticator = Authenticator(store: store)
         self.limiter = RateLimiter(configuration: configuration.rateLimit)
         self.configuration = configuration

@@ -5,10 +5,11 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
+import Tracing
 
-/// The edge every request passes: request id, per-address rate limit, body limit, metrics,
-/// and the one place errors turn into `problem+json` (never a stack trace, never a 500 for
-/// bad input).
+/// The edge every request passes: request id, the server span (W3C `traceparent` in and out),
+/// per-address rate limit, body limit, metrics, and the one place errors turn into
+/// `problem+json` (never a stack trace, never a 500 for bad input).
 struct GatewayMiddleware: RouterMiddleware {
     typealias Context = ATSRequestContext
     let metrics: HTTPMetrics
@@ -17,6 +18,7 @@ struct GatewayMiddleware: RouterMiddleware {
     let trustedProxies: Set<String>
     /// Routes that take larger bodies than `maxBodyBytes` (uploads), by path.
     let uploadLimits: [String: Int]
+    let tracer: any Tracer
 
     func handle(
         _ request: Request, context: ATSRequestContext, next: (Request, ATSRequestContext) async throws -> Response
@@ -29,6 +31,18 @@ struct GatewayMiddleware: RouterMiddleware {
         if trustedProxies.contains(context.remoteAddress), let forwarded = Self.forwardedClient(request.headers[.xForwardedFor]) {
             context.remoteAddress = forwarded
         }
+        // The server span: named by the route template (never the raw path: ids and names stay
+        // out of span names), parented by the caller's traceparent when it sent a valid one.
+        let route = context.endpointPath ?? "unmatched"
+        var parent = ServiceContext.topLevel
+        tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        let span = tracer.startSpan(request.method.rawValue + " " + route, context: parent, ofKind: .server)
+        if span.isRecording {
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["http.route"] = route
+            span.attributes["ats.request_id"] = requestID
+            context.span = span
+        }
         var response: Response
         do {
             if let wait = limiter.take("a:" + context.remoteAddress) {
@@ -38,15 +52,39 @@ struct GatewayMiddleware: RouterMiddleware {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
                 throw Problem.tooLarge(limit: limit)
             }
-            response = try await next(request, context)
+            response = try await ServiceContext.$current.withValue(span.context) {
+                try await next(request, context)
+            }
         } catch {
-            response = Self.problem(for: error, maxBodyBytes: maxBodyBytes, logger: context.logger)
-                .makeResponse(instance: request.uri.path, requestID: requestID)
+            response = ServiceContext.$current.withValue(span.context) {
+                Self.problem(for: error, maxBodyBytes: maxBodyBytes, logger: context.logger)
+                    .makeResponse(instance: request.uri.path, requestID: requestID)
+            }
         }
         response.headers[.xRequestID] = requestID
-        metrics.record(
-            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
-            duration: ContinuousClock.now - start)
+        tracer.inject(span.context, into: &response.headers, using: HTTPFieldsInjector())
+        let status = response.status.code
+        if span.isRecording {
+            span.attributes["http.response.status_code"] = status
+            if status >= 500 {
+                span.setStatus(SpanStatus(code: .error))
+                span.attributes["error.type"] = String(status)
+            }
+        }
+        span.end()
+        let duration = ContinuousClock.now - start
+        metrics.record(route: route, method: request.method.rawValue, status: status, duration: duration)
+        if context.logger.logLevel <= .debug {
+            // The access line: the route template, never the path (ids, query values).
+            ServiceContext.$current.withValue(span.context) {
+                context.logger.debug(
+                    "request",
+                    metadata: [
+                        "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(status),
+                        "duration_ms": .stringConvertible(Double(duration.components.attoseconds / 1_000_000_000_000) / 1000 + Double(duration.components.seconds) * 1000),
+                    ])
+            }
+        }
         return response
     }
 
@@ -115,6 +153,20 @@ extension Problem {
     static let internalError = Problem(
         .internalServerError, "internal", "Internal error",
         detail: "Something went wrong on our side; the request id identifies it in the logs.")
+}
+
+/// Reads `traceparent` and `tracestate` from request headers.
+struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { carrier[$0] }
+    }
+}
+
+/// Writes `traceparent` (and `tracestate`) into response headers, so a client can find its trace.
+struct HTTPFieldsInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout HTTPFields) {
+        if let name = HTTPField.Name(key) { carrier[name] = value }
+    }
 }
 
 extension HTTPField.Name {

@@ -20,8 +20,12 @@ public final class HTTPMetrics: Sendable {
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
     ]
 
-    public init(registry: PrometheusCollectorRegistry) {
+    /// Run before each scrape: the other tiers refresh their figures in the registry.
+    let scrapeHooks: [@Sendable () -> Void]
+
+    public init(registry: PrometheusCollectorRegistry, scrapeHooks: [@Sendable () -> Void] = []) {
         self.registry = registry
+        self.scrapeHooks = scrapeHooks
     }
 
     func record(route: String, method: String, status: Int, duration: Duration) {
@@ -69,6 +73,7 @@ public final class HTTPMetrics: Sendable {
             // would break the type, so they are exposed as gauges named without `_total`.
             registry.makeGauge(name: String(name.dropLast(6)), help: help).set(value)
         }
+        for hook in scrapeHooks { hook() }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer

@@ -62,7 +62,10 @@ final class RouteTable {
         router.on(RouterPath(stringLiteral: "/" + hummingbirdPath), method: operation.method) { request, context in
             var context = context
             if case .role(let role) = operation.access {
-                context.principal = try await gateway.authenticate(request, context: context, minimum: role)
+                let principal = try await gateway.authenticate(request, context: context, minimum: role)
+                context.principal = principal
+                // The organization's id (not its name) and the role: who a trace belongs to.
+                context.span?.attributes["ats.org"] = principal.organizationID
             }
             return try await operation.handler(request, context)
         }

@@ -2,6 +2,7 @@ import ATSDomain
 import Foundation
 import Logging
 import Synchronization
+import Tracing
 
 extension JobRunner {
     /// Runs one attempt: the handler in a task of its own (so one that ignores cancellation can
@@ -43,9 +44,14 @@ extension JobRunner {
             return owned && !race.isDecided
         }
 
+        let span = startSpan(for: job)
+        defer { span?.end() }
+        let spanContext = span?.context ?? ServiceContext.current ?? .topLevel
         let work = Task {
             do {
-                let result = try await handler.run(job, context: context)
+                let result = try await ServiceContext.$current.withValue(spanContext) {
+                    try await handler.run(job, context: context)
+                }
                 race.finish(.succeeded(result))
             } catch let failure as JobFailure {
                 race.finish(.failed(message: failure.message, retryable: failure.retryable))
@@ -94,7 +100,33 @@ extension JobRunner {
             case .failed(_, let retryable): retryable ? "error" : "permanent"
             default: nil
             }
+        if let span {
+            switch outcome {
+            case .succeeded: span.setStatus(SpanStatus(code: .ok))
+            default: span.setStatus(SpanStatus(code: .error, message: reason))
+            }
+            span.attributes["ats.job.outcome"] = reason ?? "completed"
+        }
         await record(job, outcome: outcome, reason: reason, started: started, batcher: batcher, logger: logger)
+    }
+
+    /// The attempt's consumer span: a trace of its own (a job may run long after the request
+    /// that enqueued it ended), linked to the producer's span through the job's traceparent.
+    func startSpan(for job: Job) -> (any Span)? {
+        guard let tracer else { return nil }
+        let span = tracer.startSpan("job \(job.type)", context: .topLevel, ofKind: .consumer)
+        span.attributes["messaging.system"] = "ats"
+        span.attributes["messaging.destination.name"] = job.queue
+        span.attributes["messaging.operation.type"] = "process"
+        span.attributes["ats.job.type"] = job.type
+        span.attributes["ats.job.attempt"] = job.attempts
+        if let organization = job.organizationID { span.attributes["ats.org"] = organization }
+        if let parent = job.traceParent {
+            var producer = ServiceContext.topLevel
+            tracer.extract(["traceparent": parent], into: &producer, using: DictionaryExtractor())
+            span.addLink(SpanLink(context: producer, attributes: [:]))
+        }
+        return span
     }
 
     /// Writes the attempt's end to the queue and counts it.
@@ -187,4 +219,16 @@ final class HeartbeatState: Sendable {
 
     func touch(_ now: Date) { state.withLock { $0.last = now } }
     func lose() { state.withLock { $0.lost = true } }
+}
+
+/// Reads W3C trace headers from a plain dictionary (a job's stored traceparent).
+public struct DictionaryExtractor: Extractor {
+    public init() {}
+    public func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}
+
+/// Writes W3C trace headers into a plain dictionary.
+public struct DictionaryInjector: Injector {
+    public init() {}
+    public func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }

@@ -4,6 +4,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Runs the jobs of the configured queues with the registered handlers: per-queue concurrency
 /// and rate limits, heartbeats that keep leases, per-job timeouts that really stop a job,
@@ -93,6 +94,8 @@ public final class JobRunner: Service, Sendable {
     let clock: JobClock
     let logger: Logger
     let metrics: JobMetrics?
+    /// Gives each attempt a consumer span linked to the span that enqueued the job.
+    let tracer: (any Tracer)?
     let lanes: [String: Lane]
     let stopping = Atomic<Bool>(false)
     let figuresState = Mutex(Figures())
@@ -111,9 +114,10 @@ public final class JobRunner: Service, Sendable {
         queue: any JobQueue, configurations: [QueueConfiguration] = QueueConfiguration.defaults,
         handlers: [any JobHandler], options: Options = Options(), clock: JobClock = .system,
         workerID: String? = nil, logger: Logger = Logger(label: "ats.jobs.runner"),
-        metrics: PrometheusCollectorRegistry? = nil
+        metrics: PrometheusCollectorRegistry? = nil, tracer: (any Tracer)? = nil
     ) {
         self.queue = queue
+        self.tracer = tracer
         self.configurations = configurations
         self.options = options
         self.clock = clock

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import Synchronization
+import Tracing
 
 /// Learns of jobs enqueued in this process, so a runner can start them without waiting for
 /// its next poll.
@@ -28,11 +29,15 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
     let logger: Logger
     let migrator = SQLiteJobQueue.makeMigrator()
     let observers = Mutex<[@Sendable (String) -> Void]>([])
+    /// Wraps each enqueue in a producer span whose traceparent the job keeps, so its consumer
+    /// span links back to the request that asked for it.
+    let tracer: (any Tracer)?
 
     /// `pool` must be the store's (`SQLiteStore.pool`): never open a second pool on the file.
-    public init(pool: DatabasePool, logger: Logger = Logger(label: "ats.jobs")) {
+    public init(pool: DatabasePool, logger: Logger = Logger(label: "ats.jobs"), tracer: (any Tracer)? = nil) {
         self.pool = pool
         self.logger = logger
+        self.tracer = tracer
     }
 
     // MARK: Migrations
@@ -68,18 +73,43 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
     // MARK: Enqueue
 
     public func enqueue(_ request: JobRequest) async throws -> Job {
-        let now = Date()
-        let job = try await write { db in try Self.enqueue(request, in: db, now: now) }
-        notify([job.queue])
-        return job
+        try await produce(request.type, count: 1) { traceParent in
+            var request = request
+            request.traceParent = request.traceParent ?? traceParent
+            let now = Date()
+            let job = try await write { [request] db in try Self.enqueue(request, in: db, now: now) }
+            notify([job.queue])
+            return job
+        }
     }
 
     public func enqueue(contentsOf requests: [JobRequest]) async throws -> [Job] {
         guard !requests.isEmpty else { return [] }
-        let now = Date()
-        let jobs = try await write { db in try requests.map { try Self.enqueue($0, in: db, now: now) } }
-        notify(jobs.map(\.queue))
-        return jobs
+        return try await produce(requests.count == 1 ? requests[0].type : "batch", count: requests.count) { traceParent in
+            let requests = requests.map { request in
+                var request = request
+                request.traceParent = request.traceParent ?? traceParent
+                return request
+            }
+            let now = Date()
+            let jobs = try await write { db in try requests.map { try Self.enqueue($0, in: db, now: now) } }
+            notify(jobs.map(\.queue))
+            return jobs
+        }
+    }
+
+    /// Runs an enqueue inside a producer span when a traced request (or job) asked for it, and
+    /// hands the span's traceparent to the jobs. Without a current trace: no span, no parent.
+    func produce<T: Sendable>(_ type: String, count: Int, _ body: (String?) async throws -> T) async throws -> T {
+        guard let tracer, let current = ServiceContext.current else { return try await body(nil) }
+        return try await tracer.withSpan("job.enqueue \(type)", context: current, ofKind: .producer) { span in
+            span.attributes["messaging.system"] = "ats"
+            span.attributes["messaging.operation.type"] = "send"
+            span.attributes["messaging.batch.message_count"] = count
+            var carrier: [String: String] = [:]
+            tracer.inject(span.context, into: &carrier, using: DictionaryInjector())
+            return try await body(carrier["traceparent"])
+        }
     }
 
     /// Enqueues inside the caller's transaction (a store write and its follow-up jobs commit or

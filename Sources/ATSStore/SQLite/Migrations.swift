@@ -197,6 +197,19 @@ extension SQLiteStore {
                     """)
         }
 
+        // One counter that writers in other processes (`ats worker`, the CLI) bump in each of
+        // their transactions, so the server's cache learns of writes it did not make.
+        migrator.registerMigration("v3-change-mark") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE change_mark (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        seq INTEGER NOT NULL
+                    );
+                    INSERT INTO change_mark (id, seq) VALUES (1, 0);
+                    """)
+        }
+
         return migrator
     }
 }

@@ -16,11 +16,15 @@ public final class SQLiteStore: Store {
         public var busyTimeout: Duration
         /// Opens the file read-only (a replica, an inspection); every write answers `.unavailable`.
         public var readOnly: Bool
+        /// Bumps the change mark in every write transaction: set by processes that write beside
+        /// a running server (`ats worker`, the CLI), whose cache watches the mark (`changeMark()`).
+        public var marksWrites: Bool
 
-        public init(readers: Int = 8, busyTimeout: Duration = .seconds(5), readOnly: Bool = false) {
+        public init(readers: Int = 8, busyTimeout: Duration = .seconds(5), readOnly: Bool = false, marksWrites: Bool = false) {
             self.readers = max(1, readers)
             self.busyTimeout = busyTimeout
             self.readOnly = readOnly
+            self.marksWrites = marksWrites
         }
     }
 
@@ -111,6 +115,14 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// The count of write transactions made by marking processes (`Configuration.marksWrites`);
+    /// it changes exactly when another process wrote. Nil before the migration that adds it.
+    public func changeMark() async throws -> Int64? {
+        try await quickRead { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM change_mark WHERE id = 1"))
+        }
+    }
+
     // MARK: Figures
 
     public var figures: StoreFigures {
@@ -197,10 +209,15 @@ public final class SQLiteStore: Store {
         if configuration.readOnly { throw StoreError(.unavailable, "the store is open read-only") }
         let start = enter(.write)
         defer { leave(.write) }
+        let marks = configuration.marksWrites
         do {
             return try await pool.write { db in
                 self.started(.write, since: start)
-                return try body(db)
+                let result = try body(db)
+                if marks {
+                    try db.cachedStatement(sql: "UPDATE change_mark SET seq = seq + 1 WHERE id = 1").execute()
+                }
+                return result
             }
         } catch {
             throw Self.storeError(error)

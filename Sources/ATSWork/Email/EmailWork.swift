@@ -14,7 +14,7 @@ public enum EmailWork {
     /// `<dataDirectory>/outbox`.
     public static func transport(_ dependencies: WorkDependencies) -> any MailTransport {
         if let host = dependencies.email.smtpHost, !host.isEmpty {
-            return SMTPTransport(configuration: dependencies.email)
+            return SMTPTransport(configuration: dependencies.email, tracer: dependencies.tracer)
         }
         return FileMailTransport(folder: outboxFolder(dependencies.dataDirectory))
     }

@@ -1,5 +1,6 @@
 import CLibSSL
 import Foundation
+import Tracing
 
 #if canImport(Glibc)
 import Glibc
@@ -26,12 +27,29 @@ public protocol MailTransport: Sendable {
 /// shuts the socket down, which ends any blocked call at once.
 public struct SMTPTransport: MailTransport {
     public let configuration: EmailConfiguration
+    let tracer: (any Tracer)?
 
-    public init(configuration: EmailConfiguration) {
+    public init(configuration: EmailConfiguration, tracer: (any Tracer)? = nil) {
         self.configuration = configuration
+        self.tracer = tracer
     }
 
     public func deliver(_ mail: MailMessage) async throws(MailError) {
+        // The server only: never the addresses (personal data) on a span.
+        let span = tracer?.startSpan("smtp.send", context: ServiceContext.current ?? .topLevel, ofKind: .client)
+        defer { span?.end() }
+        span?.attributes["server.address"] = configuration.smtpHost ?? ""
+        span?.attributes["server.port"] = configuration.smtpPort
+        do throws(MailError) {
+            try await send(mail)
+        } catch {
+            span?.attributes["error.type"] = error.code.rawValue
+            span?.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+    }
+
+    func send(_ mail: MailMessage) async throws(MailError) {
         let message = try mail.rfc5322()
         let configuration = self.configuration
         let socket = SocketBox()
