@@ -68,6 +68,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The search tier's full text: the `SearchIndex` protocol and SQLite FTS5.
+        .target(
+            name: "ATSSearch",
+            dependencies: [
+                "ATSDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The search tier's vectors: embedders and the exact / HNSW indexes.
+        .target(
+            name: "ATSVector",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The job tier: the `JobQueue` protocol, `SQLiteJobQueue` in the store's database, the runner.
         .target(
             name: "ATSJobs",
@@ -85,7 +106,7 @@ let package = Package(
         .target(
             name: "ATSWork",
             dependencies: [
-                "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto", "CLibSSL",
+                "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto", "CLibSSL", "ATSSearch", "ATSVector", "ATSCache", "ATSDemo",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,6 +124,8 @@ let package = Package(
                 "ATSJobs",
                 "ATSWork",
                 "ATSTelemetry",
+                "ATSSearch",
+                "ATSVector",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +146,7 @@ let package = Package(
             name: "ATSApp",
             dependencies: [
                 "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo", "ATSJobs", "ATSWork", "ATSCache", "ATSTelemetry",
+                "ATSSearch", "ATSVector",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,9 +159,24 @@ let package = Package(
         .executableTarget(
             name: "ats",
             dependencies: [
-                "ATSApp", "ATSCache", "ATSTelemetry",
+                "ATSApp", "ATSCache", "ATSTelemetry", "ATSVector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ATSSearchTests",
+            dependencies: ["ATSSearch", "ATSDomain", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ATSVectorTests",
+            dependencies: [
+                "ATSVector",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -170,8 +209,9 @@ let package = Package(
         .testTarget(
             name: "ATSWorkTests",
             dependencies: [
-                "ATSDomain", "ATSStore", "ATSJobs", "ATSWork", "ATSDemo",
+                "ATSDomain", "ATSStore", "ATSJobs", "ATSWork", "ATSDemo", "ATSSearch", "ATSVector", "ATSCache",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -4,7 +4,7 @@
 #   Appliance/install-deps.sh            build/run: libsqlite3-dev libssl-dev libzstd-dev
 #   Appliance/install-deps.sh --test     + curl, python3-venv if needed, and a virtualenv in
 #                                          .build-py/venv with Tests/integration/requirements.txt
-#   Appliance/install-deps.sh --bench    + wrk nginx sqlite3 curl redis-server, and a virtualenv
+#   Appliance/install-deps.sh --bench    + wrk nginx sqlite3 curl redis-server time, and a virtualenv
 #                                          in .build-py/bench with Tests/bench/requirements.txt (RQ)
 #
 # Idempotent and silent when everything is present (a second run takes well under a second).
@@ -59,7 +59,7 @@ if [ "$want_test" -eq 1 ] || [ "$want_bench" -eq 1 ]; then
     fi
 fi
 if [ "$want_bench" -eq 1 ]; then
-    packages+=(wrk nginx sqlite3 curl redis-server)
+    packages+=(wrk nginx sqlite3 curl redis-server time)
 fi
 
 # One dpkg-query for all of them; a package is present when its status is "install ok installed".

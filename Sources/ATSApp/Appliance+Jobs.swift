@@ -21,11 +21,12 @@ extension Appliance {
 
     /// The agency work's view of the appliance.
     public static func workDependencies(
-        _ configuration: Configuration, store: any Store, jobs: any JobQueue, logger: Logger, tracer: (any Tracer)? = nil
+        _ configuration: Configuration, store: any Store, jobs: any JobQueue, logger: Logger, tracer: (any Tracer)? = nil,
+        search: SearchService? = nil
     ) -> WorkDependencies {
         WorkDependencies(
             store: store, jobs: jobs, dataDirectory: configuration.dataDirectory,
-            email: configuration.emailConfiguration, logger: logger, tracer: tracer)
+            email: configuration.emailConfiguration, logger: logger, tracer: tracer, search: search)
     }
 
     /// The runner (every handler) and the scheduler of recurring jobs.
@@ -40,7 +41,13 @@ extension Appliance {
         let runner = JobRunner(
             queue: jobs, configurations: try configuration.queueConfigurations(), handlers: handlers,
             logger: logger, metrics: registry, tracer: tracer)
-        let cron = CronScheduler(ledger: jobs, jobs: MaintenanceWork.recurring, logger: logger)
+        var recurring = MaintenanceWork.recurring
+        if work.search != nil {
+            // The sweep behind the write hook: a change whose sync coalesced into a running one.
+            recurring.append(
+                RecurringJob(name: "search-sync", schedule: try CronSchedule("* * * * *"), request: SearchService.syncRequest))
+        }
+        let cron = CronScheduler(ledger: jobs, jobs: recurring, logger: logger)
         return (runner, cron)
     }
 
@@ -48,7 +55,9 @@ extension Appliance {
     public static func work(_ configuration: Configuration, store: SQLiteStore, logger: Logger) async throws {
         let tracer = makeTracer(configuration, logger: logger)
         let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
-        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger, tracer: tracer)
+        followWrites(store: store, jobs: jobs)
+        let search = try makeSearch(configuration, store: store, served: store, cache: nil, logger: logger)
+        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger, tracer: tracer, search: search)
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: nil, logger: logger, tracer: tracer)
         let group = ServiceGroup(

@@ -1,6 +1,7 @@
 import ATSCache
 import ATSDomain
 import ATSHTTP
+import ATSJobs
 import ATSTelemetry
 import ATSStore
 import ATSWork
@@ -23,6 +24,12 @@ public enum Appliance {
             configuration: SQLiteStore.Configuration(readers: configuration.storeReaders, marksWrites: !server),
             logger: logger)
         try store.migrate()
+        if !server {
+            // A process writing beside the server: its writes enqueue the index sync too.
+            let jobs = SQLiteJobQueue(pool: store.pool, logger: logger)
+            try jobs.migrate()
+            followWrites(store: store, jobs: jobs)
+        }
         return store
     }
 
@@ -76,6 +83,7 @@ public enum Appliance {
         var hooks: [@Sendable () -> Void] = []
         if let cache { hooks.append(ObservabilityMetrics.cacheHook(cache, registry: registry)) }
         if let tracer { hooks.append(ObservabilityMetrics.traceHook(tracer, registry: registry)) }
+        if let search = work?.search { hooks.append(ObservabilityMetrics.searchHook(search, registry: registry)) }
         let router = APIRouter.build(
             store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work,
             tracer: tracer, scrapeHooks: hooks)
@@ -97,12 +105,16 @@ public enum Appliance {
         let cache = makeCache(configuration)
         let (served, cachedStore) = serverStore(configuration, store: store, cache: cache, tracer: tracer, logger: logger)
         let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
-        let work = workDependencies(configuration, store: served, jobs: jobs, logger: logger, tracer: tracer)
+        followWrites(store: store, jobs: jobs)
+        let search = try makeSearch(
+            configuration, store: store, served: served, cache: cache,
+            epoch: { [cachedStore] in cachedStore?.epoch ?? 0 }, tracer: tracer, logger: logger)
+        let work = workDependencies(configuration, store: served, jobs: jobs, logger: logger, tracer: tracer, search: search)
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: registry, logger: logger, tracer: tracer)
         // Services stop in reverse order: the server drains first, then the scheduler, then the
         // workers finish their jobs, the store closes, and the tracer flushes the last spans.
-        var services: [any Service] = [tracer, store]
+        var services: [any Service] = [tracer, store, SearchKeeper(search: search, jobs: jobs, logger: logger)]
         if let cachedStore { services.append(cachedStore) }
         services += [runner, cron]
         let app = makeApplication(

@@ -37,6 +37,16 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_CACHE_TTL_SECONDS", defaultValue: "300", secret: false, summary: "How long a cached read lives (writes invalidate it before that)."),
         Setting(name: "ATS_TRACE_SAMPLE", defaultValue: "0.1", secret: false, summary: "Share of requests traced, 0 to 1 (an incoming sampled traceparent is always followed); 0: tracing off."),
         Setting(name: "ATS_OTLP_ENDPOINT", defaultValue: "", secret: false, summary: "OTLP/HTTP collector base URL (spans POSTed as JSON to {endpoint}/v1/traces); empty: JSON-lines files in DATA/traces."),
+        Setting(name: "ATS_EMBEDDER", defaultValue: "builtin", secret: false, summary: "builtin (hashed n-grams and the skills taxonomy: no network, no model) or http (an OpenAI-compatible embeddings service)."),
+        Setting(name: "ATS_EMBEDDINGS_URL", defaultValue: "", secret: false, summary: "Base URL of the OpenAI-compatible service (vectors from POST {url}/v1/embeddings)."),
+        Setting(name: "ATS_EMBEDDINGS_MODEL", defaultValue: "text-embedding-3-small", secret: false, summary: "The model the service is asked for."),
+        Setting(name: "ATS_EMBEDDINGS_KEY", defaultValue: "", secret: true, summary: "Bearer key of the embeddings service."),
+        Setting(name: "ATS_EMBEDDINGS_DIMENSIONS", defaultValue: "1536", secret: false, summary: "Dimensions of the service's vectors."),
+        Setting(name: "ATS_EMBEDDINGS_BATCH", defaultValue: "64", secret: false, summary: "Texts per request to the service."),
+        Setting(name: "ATS_HNSW_THRESHOLD", defaultValue: "20000", secret: false, summary: "Vectors per organization and kind above which search uses HNSW instead of an exact scan."),
+        Setting(name: "ATS_HNSW_M", defaultValue: "16", secret: false, summary: "HNSW links per node."),
+        Setting(name: "ATS_HNSW_EF_CONSTRUCTION", defaultValue: "200", secret: false, summary: "HNSW candidate list while building."),
+        Setting(name: "ATS_HNSW_EF_SEARCH", defaultValue: "64", secret: false, summary: "HNSW candidate list while searching (higher: better recall, slower)."),
         Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
     ]
 
@@ -109,6 +119,20 @@ public struct Configuration: Sendable {
         guard !dataDirectory.isEmpty else { throw ConfigurationError("ATS_DATA must not be empty") }
         try integer("ATS_SMTP_PORT", 1...65535)
         try integer("ATS_CACHE_MAX_MB", 0...1_048_576)
+        guard ["builtin", "http"].contains(self["ATS_EMBEDDER"]) else {
+            throw ConfigurationError("ATS_EMBEDDER must be builtin or http, not '\(self["ATS_EMBEDDER"])'")
+        }
+        if self["ATS_EMBEDDER"] == "http" {
+            guard let url = embeddingsURL.flatMap(URL.init(string:)), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError("ATS_EMBEDDER=http needs ATS_EMBEDDINGS_URL, an http(s):// URL")
+            }
+        }
+        try integer("ATS_EMBEDDINGS_DIMENSIONS", 8...8192)
+        try integer("ATS_EMBEDDINGS_BATCH", 1...2048)
+        try integer("ATS_HNSW_THRESHOLD", 0...100_000_000)
+        try integer("ATS_HNSW_M", 4...128)
+        try integer("ATS_HNSW_EF_CONSTRUCTION", 8...4096)
+        try integer("ATS_HNSW_EF_SEARCH", 8...4096)
         try integer("ATS_CACHE_TTL_SECONDS", 1...86_400)
         guard let ratio = Double(self["ATS_TRACE_SAMPLE"]), (0...1).contains(ratio) else {
             throw ConfigurationError("ATS_TRACE_SAMPLE must be a number from 0 to 1, not '\(self["ATS_TRACE_SAMPLE"])'")

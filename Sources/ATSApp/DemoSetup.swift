@@ -1,6 +1,7 @@
 import ATSDemo
 import ATSDomain
 import ATSStore
+import ATSWork
 import Foundation
 
 /// What `make run` prints: how to sign in to the demo agency and an admin API key.
@@ -31,6 +32,8 @@ public enum DemoSetup {
             if let seed { demo.seed = seed }
             let started = Date()
             let summary = try await DemoAgency.load(into: store, reference: reference, configuration: demo, progress: progress)
+            // Loaded without the change feed: the search index is rebuilt from the store.
+            if let store = store as? SQLiteStore { SearchService.markStale(store.pool) }
             progress("Loaded the demo agency in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
         }
         let apiKey = try await demoKey(store: store, configuration: configuration)

@@ -1,5 +1,6 @@
 import ATSCache
 import ATSTelemetry
+import ATSWork
 import Foundation
 import Logging
 import Prometheus
@@ -40,6 +41,23 @@ enum ObservabilityMetrics {
             mirror.set("ats_trace_export_failures_total", "Batches that failed for good (after every HTTP retry) or could not be written to a file.", figures.exportFailures)
             mirror.set("ats_trace_batches_exported_total", "Batches exported.", figures.batchesExported)
             registry.makeGauge(name: "ats_trace_queue_depth", help: "Finished spans waiting for export.").set(Double(figures.queueDepth))
+        }
+    }
+}
+
+extension ObservabilityMetrics {
+    /// Searches (and how many were served from the cache or used vectors) and indexing work.
+    static func searchHook(_ search: SearchService, registry: PrometheusCollectorRegistry) -> @Sendable () -> Void {
+        let mirror = CounterMirror(registry: registry)
+        return {
+            let figures = search.figures
+            mirror.set("ats_search_queries_total", "Searches computed (not served from the cache).", figures.queries)
+            mirror.set("ats_search_cached_queries_total", "Searches served from the result cache.", figures.cachedQueries)
+            mirror.set("ats_search_vector_queries_total", "Searches that used the vector index.", figures.vectorQueries)
+            mirror.set("ats_search_embedding_failures_total", "Query embeddings that failed (keyword results only).", figures.embeddingFailures)
+            mirror.set("ats_search_documents_indexed_total", "Documents written to the full-text index.", figures.documentsIndexed)
+            mirror.set("ats_search_documents_removed_total", "Documents removed from the index.", figures.documentsRemoved)
+            mirror.set("ats_search_documents_embedded_total", "Documents whose vector was computed.", figures.documentsEmbedded)
         }
     }
 }

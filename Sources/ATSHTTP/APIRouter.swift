@@ -38,6 +38,7 @@ public enum APIRouter {
         table.addExportRoutes()
         table.addAnalyticsRoutes()
         table.addTraceRoutes()
+        table.addSearchRoutes()
         table.addOperationalRoutes(metrics: metrics)
         return router
     }
@@ -101,7 +102,8 @@ extension RouteTable {
             })
         documentBox.text = JSONCoding.encode(
             OpenAPIDocument.build(
-                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas + Self.jobSchemas + Self.traceSchemas))
+                operations: operations, extraSchemas: Self.workflowSchemas + Self.accountSchemas + Self.jobSchemas + Self.traceSchemas
+                    + Self.searchSchemas))
     }
 }
 

@@ -56,5 +56,7 @@ public enum JobQueues {
     public static let imports = "imports"
     public static let analytics = "analytics"
     public static let maintenance = "maintenance"
-    public static let all = [embeddings, documents, emails, exports, imports, analytics, maintenance]
+    /// Keeping the search index in step with the store.
+    public static let search = "search"
+    public static let all = [embeddings, documents, emails, exports, imports, analytics, maintenance, search]
 }

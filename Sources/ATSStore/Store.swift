@@ -110,6 +110,13 @@ public protocol Store: Sendable {
     func createMany(_ kind: EntityKind, organizationID: String, fields: [JSONObject], actor: String, options: WriteOptions)
         async throws -> [Result<Record, StoreError>]
 
+    // MARK: Change feed
+    /// Entity changes committed after `sequence`, in commit order (the audit log read as a
+    /// feed): what the search index follows. At most `limit`.
+    func changes(after sequence: Int64, limit: Int) async throws -> [EntityChange]
+    /// The sequence of the latest committed change (0 when none).
+    func latestChangeSequence() async throws -> Int64
+
     // MARK: Analytics
     /// What analytics are computed from, read in one consistent snapshot: jobs with their
     /// pipelines, applications, the whole stage history and the notes written since `notesSince`.
@@ -387,6 +394,27 @@ public struct BulkResult: Sendable, Hashable, Codable {
 }
 
 /// Who changed what: the old and new values of the changed fields.
+/// One committed change of the change feed.
+public struct EntityChange: Sendable, Hashable {
+    public let sequence: Int64
+    public let organizationID: String
+    /// The audit entity name (`candidate`, `job`, `application` ...).
+    public let entity: String
+    public let entityID: String
+    public let action: String
+    /// For an application, note or document: the candidate it belongs to, when recorded.
+    public let candidateID: String?
+
+    public init(sequence: Int64, organizationID: String, entity: String, entityID: String, action: String, candidateID: String?) {
+        self.sequence = sequence
+        self.organizationID = organizationID
+        self.entity = entity
+        self.entityID = entityID
+        self.action = action
+        self.candidateID = candidateID
+    }
+}
+
 public struct AuditEntry: Sendable, Hashable {
     public let id: String
     public let at: String

@@ -4,6 +4,10 @@ import ATSJobs
 public enum Work {
     /// Every handler of this module, for the runner.
     public static func handlers(_ dependencies: WorkDependencies) -> [any JobHandler] {
-        EmailWork.handlers(dependencies) + ExportWork.handlers(dependencies) + AnalyticsWork.handlers(dependencies)
+        var handlers = EmailWork.handlers(dependencies) + ExportWork.handlers(dependencies) + AnalyticsWork.handlers(dependencies)
+        if let search = dependencies.search {
+            handlers += [SearchSyncHandler(search: search, jobs: dependencies.jobs), SearchEmbedHandler(search: search)]
+        }
+        return handlers
     }
 }

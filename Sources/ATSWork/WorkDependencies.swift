@@ -14,12 +14,15 @@ public struct WorkDependencies: Sendable {
     public let logger: Logger
     /// Spans for outbound calls (SMTP); nil: none.
     public let tracer: (any Tracer)?
+    /// The search tier; nil where the process runs without it (its routes answer 503).
+    public let search: SearchService?
 
     public init(
         store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger,
-        tracer: (any Tracer)? = nil
+        tracer: (any Tracer)? = nil, search: SearchService? = nil
     ) {
         self.tracer = tracer
+        self.search = search
         self.store = store
         self.jobs = jobs
         self.dataDirectory = dataDirectory

@@ -12,7 +12,7 @@ struct ATSCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Worker.self, Migrate.self, OrgCommand.self, UserCommand.self, TokenCommand.self, JobsCommand.self,
             ImportCommand.self,
-            Demo.self, ConfigCommand.self, CacheBenchCommand.self,
+            Demo.self, ReindexCommand.self, ConfigCommand.self, CacheBenchCommand.self, VectorBenchCommand.self,
         ]
     )
 }

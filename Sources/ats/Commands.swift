@@ -132,6 +132,8 @@ struct Demo: AsyncParsableCommand {
         let credentials = try await DemoSetup.ensure(store: store, configuration: configuration, candidates: candidates, seed: seed) {
             FileHandle.standardError.write(Data("\($0)\n".utf8))
         }
+        let search = try Appliance.makeSearch(configuration, store: store, served: store, cache: nil, logger: commandLogger())
+        if try await search.needsRebuild() { try await rebuild(search) }
         print("Demo agency '\(credentials.organization)': sign in as \(credentials.email) / \(credentials.password)")
         print("API key (admin): \(credentials.apiKey)")
     }

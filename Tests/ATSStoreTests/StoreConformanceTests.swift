@@ -663,4 +663,36 @@ struct StoreConformanceTests {
             #expect(figures.readWaitSeconds >= 0 && figures.writeWaitSeconds >= 0)
         }
     }
+
+    // MARK: Change feed
+
+    @Test(arguments: StoreFactory.all)
+    func theChangeFeedListsCommittedChangesInOrder(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let acme = try await Agency.make(store)
+            let start = try await store.latestChangeSequence()
+            let ada = try await acme.candidate()
+            _ = try await acme.patch(.candidate, ada.id, ["currentTitle": "Engineer"])
+            let client = try await acme.client()
+            let job = try await acme.create(.job, ["clientId": .string(client.id), "title": "Backend"])
+            let application = try await acme.create(.application, ["candidateId": .string(ada.id), "jobId": .string(job.id)])
+            // An application's change names its candidate (whose filters it changes).
+            let beforeErasure = try await store.changes(after: start, limit: 100)
+            #expect(beforeErasure.first { $0.entity == "application" && $0.entityID == application.id }?.candidateID == ada.id)
+            try await store.delete(.candidate, organizationID: acme.org, id: ada.id, actor: acme.actor)
+
+            let changes = try await store.changes(after: start, limit: 100)
+            #expect(changes.map(\.sequence) == changes.map(\.sequence).sorted())
+            #expect(changes.first.map { $0.sequence > start } == true)
+            let entities = changes.map { "\($0.entity):\($0.action)" }
+            #expect(entities.contains("candidate:create") && entities.contains("candidate:update") && entities.contains("candidate:delete"), "\(entities)")
+            // The erasure scrubbed the application's recorded values; the change itself remains.
+            #expect(changes.contains { $0.entity == "application" && $0.entityID == application.id })
+            #expect(changes.allSatisfy { $0.organizationID == acme.org })
+            #expect(try await store.latestChangeSequence() == changes.last?.sequence)
+            // Paging: after the last one, nothing; a limit is honored.
+            #expect(try await store.changes(after: changes.last?.sequence ?? 0, limit: 10).isEmpty)
+            #expect(try await store.changes(after: start, limit: 2).count == 2)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ATSCache
 import ATSDomain
 import ATSStore
+import ATSTelemetry
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -44,6 +45,9 @@ public final class CachedStore: Store, Service {
         self.changeMark = changeMark
         self.logger = logger
     }
+
+    /// The local epoch: other caches keyed on the store (search results) carry it too.
+    public var epoch: UInt64 { localEpoch.load(ordering: .relaxed) }
 
     /// Watches the change mark until graceful shutdown.
     public func run() async throws {
@@ -139,11 +143,18 @@ public final class CachedStore: Store, Service {
 
     // MARK: Spans
 
+    /// Whether the current request is traced: an unsampled one gets no child spans at all,
+    /// not even non-recording ones (the cached read is the hot path).
+    static var isTraced: Bool { ServiceContext.current?.w3cTraceContext?.isSampled ?? false }
+
     func traced<T>(_ operation: String, kind: EntityKind? = nil, _ body: () async throws -> T) async throws -> T {
-        try await tracer.withSpan("db." + operation, ofKind: .client) { span in
-            span.attributes["db.system.name"] = "sqlite"
-            span.attributes["db.operation.name"] = operation
-            if let kind { span.attributes["ats.entity"] = kind.rawValue }
+        guard Self.isTraced else { return try await body() }
+        return try await tracer.withSpan("db." + operation, ofKind: .client) { span in
+            if span.isRecording {
+                span.attributes["db.system.name"] = "sqlite"
+                span.attributes["db.operation.name"] = operation
+                if let kind { span.attributes["ats.entity"] = kind.rawValue }
+            }
             return try await body()
         }
     }
@@ -151,6 +162,7 @@ public final class CachedStore: Store, Service {
     func cached(_ key: String, _ load: @escaping @Sendable () async throws -> [UInt8]?) async throws -> [UInt8]? {
         let cache = self.cache
         let ttl = self.ttl
+        guard Self.isTraced else { return try await cache.fetch(key, ttl: ttl, loader: load) }
         return try await tracer.withSpan("cache.fetch", ofKind: .internal) { span in
             let loaded = Atomic<Bool>(false)
             let value = try await cache.fetch(key, ttl: ttl) {
@@ -159,7 +171,7 @@ public final class CachedStore: Store, Service {
             }
             // Whether this call started a load (a miss, or an early refresh it triggered); a
             // caller that waited for another's load did not.
-            span.attributes["ats.cache.loaded"] = loaded.load(ordering: .relaxed)
+            if span.isRecording { span.attributes["ats.cache.loaded"] = loaded.load(ordering: .relaxed) }
             return value
         }
     }
@@ -171,9 +183,12 @@ public final class CachedStore: Store, Service {
         let base = self.base
         let tracer = self.tracer
         let bytes = try await cached(key) {
-            try await tracer.withSpan("db.document", ofKind: .client) { span in
-                span.attributes["db.system.name"] = "sqlite"
-                span.attributes["ats.entity"] = kind.rawValue
+            guard Self.isTraced else { return try await base.document(kind, organizationID: organizationID, id: id).map { Array($0.utf8) } }
+            return try await tracer.withSpan("db.document", ofKind: .client) { span in
+                if span.isRecording {
+                    span.attributes["db.system.name"] = "sqlite"
+                    span.attributes["ats.entity"] = kind.rawValue
+                }
                 return try await base.document(kind, organizationID: organizationID, id: id).map { Array($0.utf8) }
             }
         }
@@ -185,9 +200,12 @@ public final class CachedStore: Store, Service {
         let base = self.base
         let tracer = self.tracer
         let bytes = try await cached(key) {
-            try await tracer.withSpan("db.list", ofKind: .client) { span in
-                span.attributes["db.system.name"] = "sqlite"
-                span.attributes["ats.entity"] = kind.rawValue
+            guard Self.isTraced else { return PageCoding.encode(try await base.list(kind, organizationID: organizationID, query: query)) }
+            return try await tracer.withSpan("db.list", ofKind: .client) { span in
+                if span.isRecording {
+                    span.attributes["db.system.name"] = "sqlite"
+                    span.attributes["ats.entity"] = kind.rawValue
+                }
                 return PageCoding.encode(try await base.list(kind, organizationID: organizationID, query: query))
             }
         }
@@ -392,6 +410,14 @@ public final class CachedStore: Store, Service {
 
     public func auditLog(organizationID: String, query: AuditQuery) async throws -> Page<AuditEntry> {
         try await traced("audit_log") { try await base.auditLog(organizationID: organizationID, query: query) }
+    }
+
+    public func changes(after sequence: Int64, limit: Int) async throws -> [EntityChange] {
+        try await traced("changes") { try await base.changes(after: sequence, limit: limit) }
+    }
+
+    public func latestChangeSequence() async throws -> Int64 {
+        try await traced("latest_change") { try await base.latestChangeSequence() }
     }
 
     public func readiness() async -> StoreReadiness { await base.readiness() }

@@ -36,8 +36,9 @@ struct GatewayMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? "unmatched"
         var parent = ServiceContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let span = tracer.startSpan(request.method.rawValue + " " + route, context: parent, ofKind: .server)
+        let span = tracer.startSpan(route, context: parent, ofKind: .server)
         if span.isRecording {
+            span.operationName = request.method.rawValue + " " + route
             span.attributes["http.request.method"] = request.method.rawValue
             span.attributes["http.route"] = route
             span.attributes["ats.request_id"] = requestID
@@ -158,20 +159,30 @@ extension Problem {
 /// Reads `traceparent` and `tracestate` from request headers.
 struct HTTPFieldsExtractor: Extractor {
     func extract(key: String, from carrier: HTTPFields) -> String? {
-        HTTPField.Name(key).flatMap { carrier[$0] }
+        switch key {
+        case "traceparent": carrier[.traceparent]
+        case "tracestate": carrier[.tracestate]
+        default: HTTPField.Name(key).flatMap { carrier[$0] }
+        }
     }
 }
 
 /// Writes `traceparent` (and `tracestate`) into response headers, so a client can find its trace.
 struct HTTPFieldsInjector: Injector {
     func inject(_ value: String, forKey key: String, into carrier: inout HTTPFields) {
-        if let name = HTTPField.Name(key) { carrier[name] = value }
+        switch key {
+        case "traceparent": carrier.append(HTTPField(name: .traceparent, value: value))
+        case "tracestate": carrier.append(HTTPField(name: .tracestate, value: value))
+        default: if let name = HTTPField.Name(key) { carrier[name] = value }
+        }
     }
 }
 
 extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-Id")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let traceparent = HTTPField.Name("traceparent")!
+    static let tracestate = HTTPField.Name("tracestate")!
 }
 
 /// Request ids need to be unique, not secret: a SplitMix64 stream over an atomic counter

@@ -46,6 +46,7 @@ public final class JobRunner: Service, Sendable {
             .init(name: JobQueues.imports, concurrency: 1, defaultTimeout: .seconds(30 * 60), lease: .seconds(60)),
             .init(name: JobQueues.analytics, concurrency: 1, defaultTimeout: .seconds(5 * 60)),
             .init(name: JobQueues.maintenance, concurrency: 1, defaultTimeout: .seconds(30 * 60), lease: .seconds(60)),
+            .init(name: JobQueues.search, concurrency: 1, defaultTimeout: .seconds(30 * 60), lease: .seconds(60)),
         ]
     }
 

@@ -71,4 +71,32 @@ extension SQLiteStore {
             return Page(items: Array(entries), nextCursor: next)
         }
     }
+
+    public func changes(after sequence: Int64, limit: Int) async throws -> [EntityChange] {
+        let limit = max(1, min(limit, 10_000))
+        return try await quickRead { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT seq, org_id, entity, entity_id, action,
+                               CASE WHEN entity IN ('application', 'note', 'document', 'interview')
+                                    THEN coalesce(new, old) END AS body
+                        FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?
+                        """),
+                arguments: [sequence, limit]
+            ).map { row in
+                let body: String? = row["body"]
+                let candidate = body.flatMap { JSONCoding.decodeObject(Data($0.utf8))?["candidateId"]?.stringValue }
+                return EntityChange(
+                    sequence: row["seq"], organizationID: row["org_id"], entity: row["entity"], entityID: row["entity_id"],
+                    action: row["action"], candidateID: candidate)
+            }
+        }
+    }
+
+    public func latestChangeSequence() async throws -> Int64 {
+        try await quickRead { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM audit_log")) ?? 0
+        }
+    }
 }

@@ -46,6 +46,7 @@ public final class SQLiteStore: Store {
     let logger: Logger
     let counters = Mutex(Counters())
     let migrator = SQLiteStore.makeMigrator()
+    let writeHook = Mutex<(@Sendable (Database) throws -> Void)?>(nil)
 
     public init(path: String, configuration: Configuration = .init(), logger: Logger) throws {
         self.path = path
@@ -113,6 +114,12 @@ public final class SQLiteStore: Store {
             return StoreReadiness(
                 reachable: false, pendingMigrations: [], detail: (error as? StoreError)?.message ?? "unreachable")
         }
+    }
+
+    /// Runs `hook` at the end of every write transaction, inside it (a tier that follows the
+    /// store enqueues its work there, so the work commits with the write or not at all).
+    public func setWriteHook(_ hook: (@Sendable (Database) throws -> Void)?) {
+        writeHook.withLock { $0 = hook }
     }
 
     /// The count of write transactions made by marking processes (`Configuration.marksWrites`);
@@ -210,6 +217,7 @@ public final class SQLiteStore: Store {
         let start = enter(.write)
         defer { leave(.write) }
         let marks = configuration.marksWrites
+        let hook = writeHook.withLock { $0 }
         do {
             return try await pool.write { db in
                 self.started(.write, since: start)
@@ -217,6 +225,7 @@ public final class SQLiteStore: Store {
                 if marks {
                     try db.cachedStatement(sql: "UPDATE change_mark SET seq = seq + 1 WHERE id = 1").execute()
                 }
+                try hook?(db)
                 return result
             }
         } catch {

@@ -159,6 +159,13 @@ public final class ApplianceTracer: Tracer, Service, Sendable {
                 kind: kind, startNanos: 0, recordingFor: nil)
         }
         let parent = parentContext.w3cTraceContext
+        if let parent, !parent.isSampled, !parent.isRemote {
+            // Inside an unsampled trace nothing is recorded or exported, and what propagates
+            // (a job's traceparent, flags 00) may name the local parent: no new identity.
+            return ApplianceSpan(
+                name: operationName, context: parentContext, identity: parent, parentSpanID: nil, isLocalRoot: false,
+                kind: kind, startNanos: 0, recordingFor: nil)
+        }
         let traceID = parent?.traceIDValue ?? ids.traceID()
         let sampled = parent?.isSampled ?? isSampled(traceID)
         let identity = W3CTraceContext(

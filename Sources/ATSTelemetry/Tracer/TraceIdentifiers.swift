@@ -37,6 +37,15 @@ enum Hex {
         }
     }
 
+    /// Writes `value` as 16 lowercase hex digits at `offset`.
+    static func write(_ value: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        digits.withUnsafeBufferPointer { digits in
+            for index in 0..<16 {
+                buffer[offset + index] = digits[Int((value >> UInt64((15 - index) * 4)) & 0xF)]
+            }
+        }
+    }
+
     static func encode(byte value: UInt8) -> String {
         String(unsafeUninitializedCapacity: 2) { buffer in
             buffer[0] = digits[Int(value >> 4)]

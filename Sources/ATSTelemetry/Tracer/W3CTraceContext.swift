@@ -25,9 +25,22 @@ public struct W3CTraceContext: Sendable, Hashable {
     /// 16 lowercase hex digits.
     public var spanID: String { Hex.encode(spanIDValue) }
 
-    /// `00-<trace-id>-<span-id>-<flags>`.
+    /// `00-<trace-id>-<span-id>-<flags>`, written in one buffer (every response carries one).
     public var traceparent: String {
-        "00-\(traceID)-\(spanID)-\(isSampled ? "01" : "00")"
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            let dash = UInt8(ascii: "-")
+            buffer[0] = UInt8(ascii: "0")
+            buffer[1] = UInt8(ascii: "0")
+            buffer[2] = dash
+            Hex.write(traceIDValue.high, into: buffer, at: 3)
+            Hex.write(traceIDValue.low, into: buffer, at: 19)
+            buffer[35] = dash
+            Hex.write(spanIDValue, into: buffer, at: 36)
+            buffer[52] = dash
+            buffer[53] = UInt8(ascii: "0")
+            buffer[54] = isSampled ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            return 55
+        }
     }
 
     /// Parses a `traceparent` header value per W3C Trace Context level 1. Returns nil for anything

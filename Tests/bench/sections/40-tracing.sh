@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2154 # tmp, base, key, ... come from bench.sh
 # Sourced by Tests/bench/bench.sh: the cost of tracing on the cached candidate read.
-# The main server traces at the default sampling (ATS_TRACE_SAMPLE=0.1); a second server on
-# the same data folder has tracing off (0) and a third traces every request (1). Only one of
-# them is under load at a time; each pair of runs alternates, and the better run of each
-# server is kept, so a slow moment of the machine does not count against one side.
+# Three fresh servers on the bench's data folder, alike but for ATS_TRACE_SAMPLE: tracing off
+# (0), the default (0.1) and every request (1). Only one of them is under load at a time; the
+# runs alternate, and the better of two runs of each server is kept, so a slow moment of the
+# machine does not count against one side.
 
 ids_file="$tmp/candidate-ids.txt"
 if [ ! -s "$ids_file" ]; then
@@ -26,10 +26,11 @@ start_variant() {
 }
 
 start_variant off 0 && off_pid=$variant_pid && off_base=$variant_base
+start_variant default 0.1 && default_pid=$variant_pid && default_base=$variant_base
 start_variant all 1 && all_pid=$variant_pid && all_base=$variant_base
 
 # Warm each server's cache with the hot set.
-for target in "$base" "$off_base" "$all_base"; do
+for target in "$off_base" "$default_base" "$all_base"; do
     while read -r id; do curl -fsS -o /dev/null -H "Authorization: Bearer $key" "$target/api/v1/candidates/$id"; done <"$hot_ids"
 done
 
@@ -40,7 +41,7 @@ saved_section="$current_section"
 for round in 1 2; do
     current_section="tracing-round$round"
     bench_wrk "$label_off" "$off_base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$hot_ids" BENCH_PREFIX="/api/v1/candidates/"
-    bench_wrk "$label_default" "$base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$hot_ids" BENCH_PREFIX="/api/v1/candidates/"
+    bench_wrk "$label_default" "$default_base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$hot_ids" BENCH_PREFIX="/api/v1/candidates/"
     bench_wrk "$label_all" "$all_base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$hot_ids" BENCH_PREFIX="/api/v1/candidates/"
 done
 current_section="$saved_section"
@@ -67,7 +68,7 @@ if [ -n "$off" ] && [ -n "$all" ]; then
 fi
 bench_note "best of two alternating runs per server; the three servers share one data folder, one at a time under load"
 
-for pid in "$off_pid" "$all_pid"; do
+for pid in "$off_pid" "$default_pid" "$all_pid"; do
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 done

@@ -1,0 +1,127 @@
+import ATSApp
+import ATSDomain
+import ATSHTTP
+import ATSJobs
+import ATSStore
+import ATSWork
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import Testing
+
+/// The search routes as a client calls them, on the appliance's own composition.
+@Suite("Search API")
+struct SearchRouteTests {
+    struct Setup: @unchecked Sendable {
+        let store: SQLiteStore
+        let search: SearchService
+        let router: Router<ATSRequestContext>
+        let folder: URL
+        let keys: [String: String]
+        let organizations: [String: String]
+    }
+
+    static func setUp() async throws -> Setup {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ats-search-http-\(UUID().uuidString)")
+        let configuration = try Configuration(flags: ["ATS_DATA": folder.path], environment: [:])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try Appliance.openStore(configuration, logger: logger, server: true)
+        let jobs = try Appliance.openJobs(store: store, logger: logger)
+        Appliance.followWrites(store: store, jobs: jobs)
+        let search = try Appliance.makeSearch(configuration, store: store, served: store, cache: nil, logger: logger)
+        var keys: [String: String] = [:]
+        var organizations: [String: String] = [:]
+        for slug in ["acme", "globex"] {
+            organizations[slug] = try await Administration.createOrganization(store, slug: slug, name: slug.capitalized).id
+            keys[slug] = try await Administration.createToken(store, organization: slug, role: .admin, name: "test")
+        }
+        let work = WorkDependencies(store: store, jobs: jobs, dataDirectory: folder.path, logger: logger, search: search)
+        let router = APIRouter.build(
+            store: store, configuration: GatewayConfiguration(rateLimit: .init(ratePerSecond: 0, burst: 0)),
+            registry: PrometheusCollectorRegistry(), work: work)
+        return Setup(store: store, search: search, router: router, folder: folder, keys: keys, organizations: organizations)
+    }
+
+    func withSearch(_ body: @Sendable (Setup, any TestClientProtocol) async throws -> Void) async throws {
+        let setup = try await Self.setUp()
+        try await Application(router: setup.router).test(.router) { client in try await body(setup, client) }
+        try? FileManager.default.removeItem(at: setup.folder)
+    }
+
+    @Test func findsWithTyposFiltersAndExplains() async throws {
+        try await withSearch { setup, client in
+            let key = setup.keys["acme"]!
+            for (first, last, title, skills, status) in [
+                ("Ada", "Pythonista", "Backend Engineer", ["Python", "Django"], "active"),
+                ("Bo", "Javanen", "Java Engineer", ["Java", "Kafka"], "active"),
+                ("Cy", "Passiva", "Python Engineer", ["Python"], "passive"),
+            ] {
+                let reply = try await client.call(
+                    .post, "/api/v1/candidates", key: key,
+                    json: ["firstName": .string(first), "lastName": .string(last), "currentTitle": .string(title),
+                           "programmingLanguages": .array(skills.map(JSONValue.string)), "status": .string(status)])
+                #expect(reply.status == .created, "\(reply.text)")
+            }
+            // Nothing is searchable before the sync job ran; then everything is.
+            try await setup.search.sync(jobs: nil)
+            let found = try await client.call(.get, "/api/v1/search/candidates?q=pyhton&explain=true", key: key)
+            #expect(found.status == .ok, "\(found.text)")
+            let hits = found.json["hits"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            let names = hits.compactMap { $0["document"]?.objectValue?["lastName"]?.stringValue }
+            #expect(Set(names) == ["Pythonista", "Passiva"], "\(found.text)")
+            #expect(hits.first?["explain"]?.objectValue?["keyword"]?.objectValue?["rank"] != nil)
+            #expect(found.json["facets"]?.objectValue?["status"] != nil)
+
+            let filtered = try await client.call(.get, "/api/v1/search/candidates?q=python&status=active&semantic=0", key: key)
+            let filteredNames = filtered.json["hits"]?.arrayValue?.compactMap { $0.objectValue?["document"]?.objectValue?["lastName"]?.stringValue }
+            #expect(filteredNames == ["Pythonista"], "\(filtered.text)")
+
+            // A write shows up in the next search once its sync ran (no stale cached result).
+            _ = try await client.call(.post, "/api/v1/candidates", key: key, json: ["firstName": "Dee", "lastName": "Zyxwvut"])
+            try await setup.search.sync(jobs: nil)
+            let fresh = try await client.call(.get, "/api/v1/search/candidates?q=zyxwvut", key: key)
+            #expect(fresh.json["hits"]?.arrayValue?.count == 1, "\(fresh.text)")
+
+            // Another organization sees none of it.
+            let other = try await client.call(.get, "/api/v1/search/candidates?q=python", key: setup.keys["globex"]!)
+            #expect(other.json["hits"]?.arrayValue?.isEmpty == true)
+            let suggestions = try await client.call(.get, "/api/v1/search/suggest?q=Pyth", key: key)
+            #expect(suggestions.status == .ok, "\(suggestions.text)")
+            let foreign = try await client.call(.get, "/api/v1/search/suggest?q=Pyth", key: setup.keys["globex"]!)
+            #expect(foreign.items.isEmpty, "\(foreign.text)")
+        }
+    }
+
+    @Test func badQueriesGetProblemsNeverServerErrors() async throws {
+        try await withSearch { setup, client in
+            let key = setup.keys["acme"]!
+            _ = try await client.call(.post, "/api/v1/candidates", key: key, json: ["firstName": "Ada", "lastName": "Lovelace"])
+            try await setup.search.sync(jobs: nil)
+            let long = String(repeating: "a", count: 10_000)
+            let tooLong = try await client.call(.get, "/api/v1/search/candidates?q=\(long)", key: key)
+            #expect(tooLong.status == .badRequest && tooLong.problemType?.hasSuffix("query-too-long") == true, "\(tooLong.text)")
+            for query in [
+                "((ada", "ada))", "AND", "OR OR", "NOT", "-", "\"", "\"ada", "ada*", "*", "NEAR(ada lovelace)",
+                "firstName:ada", "^ada", "+ada", "ada %00 lovelace", "%01%02", "ada\u{7}", "'; DROP TABLE candidates; --",
+                "ada AND (lovelace OR", ")(", "{ada}", "ada NEAR/3 lovelace",
+            ] {
+                let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let reply = try await client.call(.get, "/api/v1/search/candidates?q=\(encoded)", key: key)
+                #expect(reply.status == .ok || reply.status == .badRequest, "\(query): \(reply.status) \(reply.text)")
+                #expect(!reply.text.lowercased().contains("fts5"), "\(query): \(reply.text)")
+            }
+            for parameters in ["semantic=2", "semantic=x", "limit=0", "limit=101", "offset=-1", "availableBy=tomorrow", "job=nope", "explain=maybe", "minExperience=-3"] {
+                let reply = try await client.call(.get, "/api/v1/search/candidates?q=ada&\(parameters)", key: key)
+                #expect(reply.status == .badRequest, "\(parameters): \(reply.text)")
+            }
+            let unknown = try await client.call(.get, "/api/v1/jobs/\(Identifier.make())/matches", key: key)
+            #expect(unknown.status == .notFound)
+            let malformed = try await client.call(.get, "/api/v1/candidates/nope/matches", key: key)
+            #expect(malformed.status == .badRequest)
+        }
+    }
+}
