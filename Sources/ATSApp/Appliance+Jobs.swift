@@ -56,7 +56,7 @@ extension Appliance {
         let tracer = makeTracer(configuration, logger: logger)
         let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
         followWrites(store: store, jobs: jobs)
-        let search = try makeSearch(configuration, store: store, served: store, cache: nil, logger: logger)
+        let search = try makeSearch(configuration, store: store, served: store, cache: nil, tracer: tracer, logger: logger)
         let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger, tracer: tracer, search: search)
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: nil, logger: logger, tracer: tracer)

@@ -106,8 +106,10 @@ public enum Appliance {
         let (served, cachedStore) = serverStore(configuration, store: store, cache: cache, tracer: tracer, logger: logger)
         let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
         followWrites(store: store, jobs: jobs)
+        // The search tier reads the store itself, not through the cache: its sync runs right
+        // after a write commits, before the cache has been told of it.
         let search = try makeSearch(
-            configuration, store: store, served: served, cache: cache,
+            configuration, store: store, served: store, cache: cache,
             epoch: { [cachedStore] in cachedStore?.epoch ?? 0 }, tracer: tracer, logger: logger)
         let work = workDependencies(configuration, store: served, jobs: jobs, logger: logger, tracer: tracer, search: search)
         let (runner, cron) = try workServices(

@@ -64,10 +64,25 @@ import Testing
             let gone = try await client.call(.get, "/api/v1/candidates/\(created.id)", key: key)
             #expect(gone.status == .notFound)
 
+            // Deleting an application takes its (cached) notes along.
+            let note = try await client.call(
+                .post, "/api/v1/notes", key: key,
+                json: ["applicationId": .string(application.id), "body": "Strong on SQL"])
+            #expect(note.status == .created, "\(note.text)")
+            #expect(try await client.call(.get, "/api/v1/notes/\(note.id)", key: key).status == .ok)
+            let second = try await client.call(
+                .post, "/api/v1/applications", key: key, json: ["candidateId": .string(candidate), "jobId": .string(job)])
+            #expect(second.status == .conflict, "one application per candidate and job")
+            #expect(try await client.call(.delete, "/api/v1/applications/\(application.id)", key: key).status == .noContent)
+            #expect(try await client.call(.get, "/api/v1/notes/\(note.id)", key: key).status == .notFound)
+            let again = try await client.call(
+                .post, "/api/v1/applications", key: key, json: ["candidateId": .string(candidate), "jobId": .string(job)])
+            #expect(again.status == .created, "\(again.text)")
+
             // Erasing a candidate takes its (cached) application along.
             let erased = try await client.call(.delete, "/api/v1/candidates/\(candidate)", key: key)
             #expect(erased.status == .noContent)
-            let orphan = try await client.call(.get, "/api/v1/applications/\(application.id)", key: key)
+            let orphan = try await client.call(.get, "/api/v1/applications/\(again.id)", key: key)
             #expect(orphan.status == .notFound)
         }
     }
@@ -155,8 +170,27 @@ import Testing
             let children = root["children"]?.arrayValue?.compactMap { $0.objectValue?["name"]?.stringValue } ?? []
             #expect(children.contains("cache.fetch"), "\(children)")
 
+            // Another organization that sends this trace id in its own traceparent joins the
+            // trace with a root of its own, and sees that root only, never acme's spans.
+            let intruder = try await client.execute(
+                uri: "/api/v1/candidates", method: .get,
+                headers: [.authorization: "Bearer \(agency.key("globex"))", HTTPField.Name("traceparent")!: "00-\(traceID)-\(parent)-01"]
+            ) { $0 }
+            #expect(intruder.status == .ok)
+            let theirs = try await client.call(.get, "/api/v1/admin/traces/\(traceID)", key: agency.key("globex"))
+            #expect(theirs.status == .ok)
+            let theirRoots = theirs.json["spans"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            #expect(theirRoots.count == 1 && theirRoots.allSatisfy { $0["name"]?.stringValue == "GET /api/v1/candidates" }, "\(theirs.text)")
+            let ours = try await client.call(.get, "/api/v1/admin/traces/\(traceID)", key: agency.key())
+            #expect(!(ours.json["spans"]?.arrayValue ?? []).contains { $0.objectValue?["name"]?.stringValue == "GET /api/v1/candidates" })
+
             // Another organization's admin does not see it; a viewer may not look at all.
-            let foreign = try await client.call(.get, "/api/v1/admin/traces/\(traceID)", key: agency.key("globex"))
+            let foreignTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
+            _ = try await client.execute(
+                uri: "/api/v1/candidates/\(candidate)", method: .get,
+                headers: [.authorization: "Bearer \(agency.key())", HTTPField.Name("traceparent")!: "00-\(foreignTrace)-\(parent)-01"]
+            ) { $0 }
+            let foreign = try await client.call(.get, "/api/v1/admin/traces/\(foreignTrace)", key: agency.key("globex"))
             #expect(foreign.status == .notFound)
             let viewer = try await client.call(.get, "/api/v1/admin/traces", key: agency.key("acme", .viewer))
             #expect(viewer.status == .forbidden)

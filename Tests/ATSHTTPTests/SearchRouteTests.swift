@@ -68,7 +68,7 @@ struct SearchRouteTests {
             }
             // Nothing is searchable before the sync job ran; then everything is.
             try await setup.search.sync(jobs: nil)
-            let found = try await client.call(.get, "/api/v1/search/candidates?q=pyhton&explain=true", key: key)
+            let found = try await client.call(.get, "/api/v1/search/candidates?q=pyhton&explain=true&facets=true", key: key)
             #expect(found.status == .ok, "\(found.text)")
             let hits = found.json["hits"]?.arrayValue?.compactMap(\.objectValue) ?? []
             let names = hits.compactMap { $0["document"]?.objectValue?["lastName"]?.stringValue }
@@ -76,6 +76,9 @@ struct SearchRouteTests {
             #expect(hits.first?["explain"]?.objectValue?["keyword"]?.objectValue?["rank"] != nil)
             #expect(found.json["facets"]?.objectValue?["status"] != nil)
 
+            // Form encoding: `+` is a space, so two words are two terms (not one phrase).
+            let form = try await client.call(.get, "/api/v1/search/candidates?q=python+django&semantic=0", key: key)
+            #expect(form.json["hits"]?.arrayValue?.count == 1, "\(form.text)")
             let filtered = try await client.call(.get, "/api/v1/search/candidates?q=python&status=active&semantic=0", key: key)
             let filteredNames = filtered.json["hits"]?.arrayValue?.compactMap { $0.objectValue?["document"]?.objectValue?["lastName"]?.stringValue }
             #expect(filteredNames == ["Pythonista"], "\(filtered.text)")
@@ -93,6 +96,32 @@ struct SearchRouteTests {
             #expect(suggestions.status == .ok, "\(suggestions.text)")
             let foreign = try await client.call(.get, "/api/v1/search/suggest?q=Pyth", key: setup.keys["globex"]!)
             #expect(foreign.items.isEmpty, "\(foreign.text)")
+        }
+    }
+
+    @Test func keywordResultsPagePastTheFirstHundred() async throws {
+        try await withSearch { setup, client in
+            let key = setup.keys["acme"]!
+            for index in 0..<130 {
+                let reply = try await client.call(
+                    .post, "/api/v1/candidates", key: key,
+                    json: ["firstName": .string("Pager\(index)"), "lastName": "Quokkason", "currentTitle": "Quokka wrangler"])
+                #expect(reply.status == .created)
+            }
+            try await setup.search.sync(jobs: nil)
+            var seen = Set<String>()
+            for offset in stride(from: 0, to: 140, by: 50) {
+                for semantic in ["0", "0.3"] {
+                    let page = try await client.call(
+                        .get, "/api/v1/search/candidates?q=quokkason&limit=50&offset=\(offset)&semantic=\(semantic)", key: key)
+                    #expect(page.status == .ok)
+                    #expect(page.json["total"]?.intValue == 130, "\(page.json["total"] ?? .null)")
+                    let ids = page.json["hits"]?.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } ?? []
+                    #expect(ids.count == min(50, 130 - offset), "offset \(offset) semantic \(semantic): \(ids.count)")
+                    if semantic == "0" { seen.formUnion(ids) }
+                }
+            }
+            #expect(seen.count == 130, "every hit once across the pages")
         }
     }
 

@@ -45,6 +45,29 @@ struct SearchSyncTests {
         #expect(try await find("Quennington").isEmpty)
         #expect(try await find("k8s platform", semantic: 1).isEmpty)
 
+        // A stage move changes the candidate's stage filter.
+        let bo = try await fixture.create(.candidate, organizationID: acme.id, ["firstName": "Bo", "lastName": "Staging"])
+        let client = try await fixture.create(.client, organizationID: acme.id, ["name": "Initech"])
+        let job = try await fixture.create(
+            .job, organizationID: acme.id,
+            ["clientId": .string(client.id), "title": "Analyst", "pipelineStages": ["Sourced", "Interview", "Offer"]])
+        let application = try await fixture.create(
+            .application, organizationID: acme.id, ["candidateId": .string(bo.id), "jobId": .string(job.id)])
+        try await fixture.drainSearchJobs()
+        func atStage(_ stage: String) async throws -> [String] {
+            var filters = SearchFilters()
+            filters.jobID = job.id
+            filters.stage = stage
+            return try await fixture.search.search(
+                HybridQuery(kind: .candidate, organizationID: acme.id, text: "", filters: filters, limit: 10, semantic: 0)
+            ).hits.map(\.id)
+        }
+        #expect(try await atStage("Sourced") == [bo.id])
+        _ = try await fixture.store.moveApplication(organizationID: acme.id, id: application.id, to: "Interview", actor: "system", reason: nil)
+        try await fixture.drainSearchJobs()
+        #expect(try await atStage("Interview") == [bo.id])
+        #expect(try await atStage("Sourced").isEmpty)
+
         // A sync with nothing new changes nothing.
         let report = try await fixture.search.sync(jobs: fixture.jobs)
         #expect(report.changes == 0)

@@ -107,22 +107,30 @@ public final class CachedStore: Store, Service {
     /// A canonical text of everything that decides a page (filter values are the caller's text,
     /// kept whole: the key is never logged or exported).
     static func describe(_ query: ListQuery) -> String {
+        // Every part length-prefixed: no value can pass for another part.
+        func part(_ text: String) -> String { "\(text.utf8.count):\(text)" }
         var text = "\(query.sort.descending ? "-" : "+")\(query.sort.key.rawValue)|\(query.page.limit)|"
-        if let cursor = query.page.cursor { text += cursor.value + "," + cursor.id }
-        text += "|" + (query.tag ?? "") + "|" + (query.updatedSince ?? "")
+        text += part(query.page.cursor.map { $0.value + "," + $0.id } ?? "")
+        text += part(query.tag ?? "") + part(query.updatedSince ?? "")
         for (field, value) in query.equals.sorted(by: { $0.key < $1.key }) {
-            text += "|\(field)=\(value.count):\(value)"
+            text += part(field) + part(value)
         }
         return text
     }
 
-    /// Makes the writes of `kinds` visible: call after the write committed.
-    func invalidate(_ org: String, documents: [(EntityKind, String)] = [], kinds: [EntityKind] = [], lists: [EntityKind] = [], everything: Bool = false) async {
+    /// Makes the writes of `kinds` visible: call after the write committed. Returns the new
+    /// shard generation of each document, for its write-through.
+    @discardableResult
+    func invalidate(
+        _ org: String, documents: [(EntityKind, String)] = [], kinds: [EntityKind] = [], lists: [EntityKind] = [],
+        everything: Bool = false
+    ) async -> [String: UInt64] {
+        var shards: [String: UInt64] = [:]
         do {
             if everything { try await cache.bumpGeneration(Generation.epoch.key(org)) }
             for kind in kinds { try await cache.bumpGeneration(Generation.kind(kind).key(org)) }
             for (kind, id) in documents {
-                try await cache.bumpGeneration(Generation.shard(kind, Self.shard(id)).key(org))
+                shards[id] = try await cache.bumpGeneration(Generation.shard(kind, Self.shard(id)).key(org))
             }
             for kind in Set(lists + kinds + documents.map(\.0)) {
                 try await cache.bumpGeneration(Generation.list(kind).key(org))
@@ -132,13 +140,24 @@ public final class CachedStore: Store, Service {
             // epoch, which every key of this process carries.
             localEpoch.add(1, ordering: .relaxed)
             logger.warning("cache invalidation failed; local epoch moved", metadata: ["error_type": "\(type(of: error))"])
+            return [:]
         }
+        return shards
     }
 
-    /// Stores a document just written under its new key (write-through).
-    func writeThrough(_ kind: EntityKind, _ org: String, _ record: Record) async {
-        guard let key = try? await documentKey(kind, org, record.id) else { return }
-        try? await cache.set(key, Array(record.json.utf8), ttl: ttl)
+    /// Stores a document just written under the key of the generation this write moved its
+    /// shard to. A later write moves it further, so an earlier write's value landing late
+    /// sits under a key nobody reads.
+    func writeThrough(_ kind: EntityKind, _ org: String, _ record: Record, shard: UInt64?) async {
+        guard let shard else { return }
+        do {
+            let epoch = try await generation(.epoch, org)
+            let kindGeneration = try await generation(.kind(kind), org)
+            let key = "d:\(org):\(kind.rawValue):\(localEpoch.load(ordering: .relaxed)).\(epoch).\(kindGeneration).\(shard):\(record.id)"
+            try await cache.set(key, Array(record.json.utf8), ttl: ttl)
+        } catch {
+            // Nothing cached: the next read loads it.
+        }
     }
 
     // MARK: Spans
@@ -223,8 +242,8 @@ public final class CachedStore: Store, Service {
         let record = try await traced("create", kind: kind) {
             try await base.create(kind, organizationID: organizationID, fields: fields, actor: actor, options: options)
         }
-        await invalidate(organizationID, documents: [(kind, record.id)])
-        await writeThrough(kind, organizationID, record)
+        let shards = await invalidate(organizationID, documents: [(kind, record.id)])
+        await writeThrough(kind, organizationID, record, shard: shards[record.id])
         return record
     }
 
@@ -239,8 +258,8 @@ public final class CachedStore: Store, Service {
         let record = try await traced("update", kind: kind) {
             try await base.update(kind, organizationID: organizationID, id: id, actor: actor, options: options, change: change)
         }
-        await invalidate(organizationID, documents: [(kind, id)])
-        await writeThrough(kind, organizationID, record)
+        let shards = await invalidate(organizationID, documents: [(kind, id)])
+        await writeThrough(kind, organizationID, record, shard: shards[id])
         return record
     }
 
@@ -248,8 +267,9 @@ public final class CachedStore: Store, Service {
         try await traced("delete", kind: kind) {
             try await base.delete(kind, organizationID: organizationID, id: id, actor: actor)
         }
-        // A deleted candidate takes its applications, notes, documents and interviews along.
-        await invalidate(organizationID, documents: [(kind, id)], everything: kind == .candidate)
+        // A deleted candidate takes its applications, notes, documents and interviews along; a
+        // deleted application its notes and interviews.
+        await invalidate(organizationID, documents: [(kind, id)], everything: kind == .candidate || kind == .application)
     }
 
     public func moveApplication(organizationID: String, id: String, to stage: String, actor: String, reason: String?)
@@ -258,8 +278,8 @@ public final class CachedStore: Store, Service {
         let record = try await traced("move_application", kind: .application) {
             try await base.moveApplication(organizationID: organizationID, id: id, to: stage, actor: actor, reason: reason)
         }
-        await invalidate(organizationID, documents: [(.application, id)])
-        await writeThrough(.application, organizationID, record)
+        let shards = await invalidate(organizationID, documents: [(.application, id)])
+        await writeThrough(.application, organizationID, record, shard: shards[id])
         return record
     }
 

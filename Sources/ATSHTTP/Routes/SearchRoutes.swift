@@ -18,6 +18,7 @@ extension RouteTable {
             ParameterDoc(name: "offset", location: .query, schema: .object(["type": "integer", "minimum": 0, "maximum": 1000]), summary: "Hits to skip."),
             ParameterDoc(name: "semantic", location: .query, schema: .object(["type": "number", "minimum": 0, "maximum": 1]), summary: "0: keywords only, 1: meaning only (vectors); default 0.3."),
             ParameterDoc(name: "explain", location: .query, schema: .object(["type": "boolean"]), summary: "Each hit's keyword and vector ranks and scores."),
+            ParameterDoc(name: "facets", location: .query, schema: .object(["type": "boolean"]), summary: "Counts of statuses, tags, skills and places over all matches."),
             ParameterDoc(name: "status", location: .query, schema: .object(["type": "string", "maxLength": 200]), summary: "Any of these statuses (comma-separated)."),
             ParameterDoc(name: "tags", location: .query, schema: .object(["type": "string", "maxLength": 500]), summary: "All of these tags (comma-separated)."),
             ParameterDoc(name: "skills", location: .query, schema: .object(["type": "string", "maxLength": 500]), summary: "All of these skills (comma-separated; synonyms such as k8s count)."),
@@ -67,7 +68,7 @@ extension RouteTable {
                 let principal = try gateway.principal(context)
                 let search = try gateway.requireSearch()
                 let reader = QueryReader(request)
-                let text = Self.clean(reader["q"] ?? "")
+                let text = Self.clean(Self.formValue(request, "q") ?? reader["q"] ?? "")
                 guard text.count <= 100 else { throw Problem.badRequest("query-too-long", "`q` is at most 100 characters here.") }
                 let limit = try Self.integer(reader, "limit", 1...50, default: 10)
                 let suggestions = text.isEmpty
@@ -144,9 +145,22 @@ extension RouteTable {
         (reader[name] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// A query-string value decoded as HTML forms encode it: `+` is a space (browsers and
+    /// most HTTP clients send `java+kafka`), `%2B` a plus (`c%2B%2B`).
+    static func formValue(_ request: Request, _ name: String) -> String? {
+        guard let query = request.uri.query else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            let spaced = parts[1].replacingOccurrences(of: "+", with: " ")
+            return spaced.removingPercentEncoding ?? spaced
+        }
+        return nil
+    }
+
     static func hybridQuery(_ request: Request, kind: SearchKind, organizationID: String) throws -> HybridQuery {
         let reader = QueryReader(request)
-        let raw = reader["q"] ?? ""
+        let raw = formValue(request, "q") ?? reader["q"] ?? ""
         guard raw.count <= maxQueryCharacters else {
             throw Problem.badRequest("query-too-long", "A query is at most \(maxQueryCharacters) characters.")
         }
@@ -162,6 +176,10 @@ extension RouteTable {
         if let explain = reader["explain"] {
             guard ["true", "false"].contains(explain) else { throw Problem.badRequest("invalid-parameter", "`explain` is true or false.") }
             query.explain = explain == "true"
+        }
+        if let facets = reader["facets"] {
+            guard ["true", "false"].contains(facets) else { throw Problem.badRequest("invalid-parameter", "`facets` is true or false.") }
+            query.facets = facets == "true"
         }
         var filters = SearchFilters()
         filters.status = list(reader, "status")
@@ -200,6 +218,11 @@ extension RouteTable {
             return try await body()
         } catch let error as SearchQueryError {
             throw Problem.badRequest(error.reason, error.message)
+        } catch is SearchIndexError {
+            // The index's database is busy or unreadable: try again shortly, not our 500.
+            throw Problem(
+                .serviceUnavailable, "search-unavailable", "Search unavailable",
+                detail: "The search index cannot answer right now; try again in a moment.", headers: [.retryAfter: "1"])
         }
     }
 

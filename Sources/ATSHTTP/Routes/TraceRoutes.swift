@@ -71,14 +71,16 @@ extension RouteTable {
                 guard traceID.utf8.count == 32, traceID.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
                     throw Problem.badRequest("invalid-parameter", "A trace id is 32 lowercase hex digits.")
                 }
-                guard let tree = gateway.traces?.trace(id: traceID),
-                    tree.spans.contains(where: { $0.attributes["ats.org"] == principal.organizationID })
-                else {
+                // Only the subtrees this organization's requests started: a caller who sends
+                // another tenant's trace id in `traceparent` adds a root of its own to that
+                // trace, and must see nothing but that root.
+                let roots = gateway.traces?.trace(id: traceID)?.spans.filter { $0.attributes["ats.org"] == principal.organizationID } ?? []
+                guard !roots.isEmpty else {
                     throw Problem(.notFound, "not-found", "Not found", detail: "No recent trace with this id.")
                 }
                 return gateway.json([
-                    "traceId": .string(tree.traceID),
-                    "spans": .array(tree.spans.map { .object(Self.document($0)) }),
+                    "traceId": .string(traceID.lowercased()),
+                    "spans": .array(roots.map { .object(Self.document($0)) }),
                 ])
             })
     }

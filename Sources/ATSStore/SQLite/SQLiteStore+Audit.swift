@@ -80,13 +80,19 @@ extension SQLiteStore {
                     sql: """
                         SELECT seq, org_id, entity, entity_id, action,
                                CASE WHEN entity IN ('application', 'note', 'document', 'interview')
-                                    THEN coalesce(new, old) END AS body
+                                    THEN coalesce(new, old) END AS body,
+                               CASE WHEN entity = 'application'
+                                    THEN (SELECT a.candidate_id FROM applications a
+                                          WHERE a.org_id = audit_log.org_id AND a.id = audit_log.entity_id) END AS owner
                         FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?
                         """),
                 arguments: [sequence, limit]
             ).map { row in
                 let body: String? = row["body"]
+                // An update's entry holds the changed fields only (a stage move: the stage); the
+                // application's row names its candidate while it exists.
                 let candidate = body.flatMap { JSONCoding.decodeObject(Data($0.utf8))?["candidateId"]?.stringValue }
+                    ?? (row["owner"] as String?)
                 return EntityChange(
                     sequence: row["seq"], organizationID: row["org_id"], entity: row["entity"], entityID: row["entity_id"],
                     action: row["action"], candidateID: candidate)

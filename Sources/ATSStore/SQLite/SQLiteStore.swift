@@ -116,6 +116,10 @@ public final class SQLiteStore: Store {
         }
     }
 
+    static func lastAuditSequence(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM audit_log")) ?? 0
+    }
+
     /// Runs `hook` at the end of every write transaction, inside it (a tier that follows the
     /// store enqueues its work there, so the work commits with the write or not at all).
     public func setWriteHook(_ hook: (@Sendable (Database) throws -> Void)?) {
@@ -221,8 +225,11 @@ public final class SQLiteStore: Store {
         do {
             return try await pool.write { db in
                 self.started(.write, since: start)
+                let before = marks ? try Self.lastAuditSequence(db) : 0
                 let result = try body(db)
-                if marks {
+                // Only writes that changed entities (they leave audit entries) tell the server's
+                // cache to forget: a session cleanup or an analytics snapshot does not.
+                if marks, try Self.lastAuditSequence(db) != before {
                     try db.cachedStatement(sql: "UPDATE change_mark SET seq = seq + 1 WHERE id = 1").execute()
                 }
                 try hook?(db)

@@ -15,11 +15,14 @@ public struct HybridQuery: Sendable, Hashable {
     /// 0: keyword only, 1: vectors only; in between, both fused by reciprocal rank.
     public var semantic: Double
     public var explain: Bool
+    /// Facet counts over the whole match set (costly on large sets: asked for, not default).
+    public var facets: Bool
 
     public init(
         kind: SearchKind, organizationID: String, text: String, filters: SearchFilters = SearchFilters(), limit: Int = 20,
-        offset: Int = 0, semantic: Double = 0.3, explain: Bool = false
+        offset: Int = 0, semantic: Double = 0.3, explain: Bool = false, facets: Bool = false
     ) {
+        self.facets = facets
         self.kind = kind
         self.organizationID = organizationID
         self.text = text
@@ -74,6 +77,7 @@ extension SearchService {
         var parts: [String] = [query.kind.rawValue, text, String(query.limit), String(query.offset)]
         parts.append(String(query.semantic))
         parts.append(String(query.explain))
+        parts.append(String(query.facets))
         parts.append(f.status.sorted().joined(separator: ","))
         parts.append(f.tags.sorted().joined(separator: ","))
         parts.append(f.skills.map { $0.lowercased() }.sorted().joined(separator: ","))
@@ -95,7 +99,7 @@ extension SearchService {
         // A skill filter names the canonical skill, as the documents do ("k8s" -> Kubernetes).
         query.filters.skills = query.filters.skills.map(documents.canonical)
         let wanted = min(query.offset + query.limit, 1_100)
-        let pool = max(wanted, 50)
+        let pool = max(wanted, 30)
         let semantic = min(1, max(0, query.semantic))
         let text = query.text.trimmingCharacters(in: .whitespacesAndNewlines)
         let useKeyword = semantic < 1 || text.isEmpty
@@ -108,10 +112,27 @@ extension SearchService {
         var keyword: SearchResults?
         if useKeyword {
             keyword = try await tracer.withSpan("search.keyword", ofKind: .internal) { _ in
-                try await index.search(
-                SearchQuery(
-                    kind: query.kind, organizationID: query.organizationID, text: text, filters: query.filters,
-                    limit: min(pool, 100), offset: 0, facets: true, highlight: true))
+                if !useVectors {
+                    // Keywords alone: the index pages itself.
+                    return try await index.search(
+                        SearchQuery(
+                            kind: query.kind, organizationID: query.organizationID, text: text, filters: query.filters,
+                            limit: query.limit, offset: query.offset, facets: query.facets, highlight: true))
+                }
+                // Fused: the top `pool` of the keyword side, read 100 at a time (the index's page).
+                var results = try await index.search(
+                    SearchQuery(
+                        kind: query.kind, organizationID: query.organizationID, text: text, filters: query.filters,
+                        limit: min(pool, 100), offset: 0, facets: query.facets, highlight: true))
+                while results.hits.count < min(pool, results.total), results.hits.count < 1_100 {
+                    let more = try await index.search(
+                        SearchQuery(
+                            kind: query.kind, organizationID: query.organizationID, text: text, filters: query.filters,
+                            limit: min(100, pool - results.hits.count), offset: results.hits.count, facets: false, highlight: true))
+                    if more.hits.isEmpty { break }
+                    results.hits += more.hits
+                }
+                return results
             }
         }
         var vectorMatches: [VectorMatch] = []
@@ -160,7 +181,8 @@ extension SearchService {
             fused[match.id] = entry
         }
         let ranked = fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
-        let page = Array(ranked.dropFirst(query.offset).prefix(query.limit))
+        // Keywords alone came back as the requested page already.
+        let page = useVectors ? Array(ranked.dropFirst(query.offset).prefix(query.limit)) : ranked
         let total = useKeyword ? max(keyword?.total ?? 0, ranked.count) : vectorMatches.count
         return HybridResults(
             hits: page, total: total, facets: keyword?.facets ?? [:], corrections: keyword?.corrections ?? [:],

@@ -115,11 +115,12 @@ public final class SearchService: Sendable {
         var done = 0
         progress(0, total)
         for (organizationID, kind, ids) in plan {
+            let applications = kind == .candidate ? try await applicationsByCandidate(organizationID) : nil
             for start in stride(from: 0, to: ids.count, by: settings.embedBatch) {
                 try Task.checkCancellation()
                 let batch = Array(ids[start..<min(start + settings.embedBatch, ids.count)])
-                let (indexed, _) = try await refresh(kind: kind, organizationID: organizationID, ids: batch)
-                if kind != .client { try await embed(kind: kind, organizationID: organizationID, ids: indexed) }
+                let (indexed, _) = try await refresh(kind: kind, organizationID: organizationID, ids: batch, applications: applications)
+                if kind != .client { try await embed(indexed, kind: kind, organizationID: organizationID) }
                 done += batch.count
                 progress(done, total)
             }

@@ -4,6 +4,7 @@ import ATSSearch
 import ATSStore
 import Foundation
 import GRDB
+import Tracing
 
 /// Keeps the index in step with the store. Every write transaction of the store enqueues (in
 /// that same transaction, through the store's write hook) one coalesced `search.sync` job; the
@@ -16,9 +17,13 @@ extension SearchService {
     public static let syncType = "search.sync"
     public static let embedType = "search.embed"
 
-    /// The job the write hook enqueues (one live at a time).
+    /// The job the write hook enqueues: one live at a time, due a quarter second after the
+    /// write that asked for it, so a burst of writes is indexed in one pass instead of racing
+    /// every single write for the one writer connection.
     public static var syncRequest: JobRequest {
-        JobRequest(queue: JobQueues.search, type: syncType, priority: 10, maxAttempts: 20, uniqueKey: syncType)
+        JobRequest(
+            queue: JobQueues.search, type: syncType, priority: 10, runAt: Date().addingTimeInterval(0.25), maxAttempts: 20,
+            uniqueKey: syncType)
     }
 
     static func cursorMigrator() -> DatabaseMigrator {
@@ -106,7 +111,8 @@ extension SearchService {
                     report.indexed += indexed.count
                     report.removed += removed.count
                     try await vectors.write(kind: kind, organizationID: organizationID, vectors: removed.map { ($0, nil) })
-                    report.embedJobs += try await embedLater(kind: kind, organizationID: organizationID, ids: indexed, jobs: jobs)
+                    report.embedJobs += try await embedLater(
+                        kind: kind, organizationID: organizationID, ids: indexed.map(\.id), jobs: jobs)
                 }
             }
             position = last.sequence
@@ -118,7 +124,12 @@ extension SearchService {
     }
 
     /// Re-reads `ids` from the store and indexes what exists, removes what does not.
-    func refresh(kind: SearchKind, organizationID: String, ids: [String]) async throws -> (indexed: [String], removed: [String]) {
+    /// `applications` (candidate id -> its applications) saves a query per candidate when the
+    /// caller has them all (a full reindex).
+    @discardableResult
+    func refresh(
+        kind: SearchKind, organizationID: String, ids: [String], applications: [String: [ATSStore.Record]]? = nil
+    ) async throws -> (documents: [SearchDocument], removed: [String]) {
         var documents: [SearchDocument] = []
         var removed: [String] = []
         for id in ids {
@@ -126,7 +137,8 @@ extension SearchService {
                 removed.append(id)
                 continue
             }
-            documents.append(try await document(record, kind: kind, organizationID: organizationID))
+            documents.append(
+                try await document(record, kind: kind, organizationID: organizationID, applications: applications?[id] ?? (applications == nil ? nil : [])))
         }
         if !documents.isEmpty { try await index.upsert(documents) }
         if !removed.isEmpty { try await index.remove(kind: kind, organizationID: organizationID, ids: removed) }
@@ -134,25 +146,52 @@ extension SearchService {
             $0.documentsIndexed += documents.count
             $0.documentsRemoved += removed.count
         }
-        return (documents.map(\.id), removed)
+        return (documents, removed)
     }
 
-    func document(_ record: ATSStore.Record, kind: SearchKind, organizationID: String) async throws -> SearchDocument {
+    func document(
+        _ record: ATSStore.Record, kind: SearchKind, organizationID: String, applications known: [ATSStore.Record]? = nil
+    ) async throws -> SearchDocument {
         switch kind {
         case .candidate:
-            let applications = try await store.list(
-                .application, organizationID: organizationID,
-                query: ListQuery(equals: ["candidateId": record.id], page: PageRequest(limit: PageRequest.maxLimit)))
-            let records = applications.items.compactMap { item -> ATSStore.Record? in
-                guard let fields = JSONCoding.decodeObject(Data(item.json.utf8)) else { return nil }
-                return ATSStore.Record(kind: .application, id: item.id, createdAt: "", updatedAt: "", fields: fields)
+            var applications = known ?? []
+            if known == nil {
+                let page = try await store.list(
+                    .application, organizationID: organizationID,
+                    query: ListQuery(equals: ["candidateId": record.id], page: PageRequest(limit: PageRequest.maxLimit)))
+                applications = Self.records(page.items, kind: .application)
             }
-            return documents.candidate(record, organizationID: organizationID, applications: records)
+            return documents.candidate(record, organizationID: organizationID, applications: applications)
         case .job:
             return documents.job(record, organizationID: organizationID)
         case .client:
             return documents.client(record, organizationID: organizationID)
         }
+    }
+
+    static func records(_ items: [StoredDocument], kind: EntityKind) -> [ATSStore.Record] {
+        items.compactMap { item -> ATSStore.Record? in
+            guard let fields = JSONCoding.decodeObject(Data(item.json.utf8)) else { return nil }
+            return ATSStore.Record(kind: kind, id: item.id, createdAt: "", updatedAt: "", fields: fields)
+        }
+    }
+
+    /// Every application of the organization by candidate: one pass over the list.
+    func applicationsByCandidate(_ organizationID: String) async throws -> [String: [ATSStore.Record]] {
+        var byCandidate: [String: [ATSStore.Record]] = [:]
+        var cursor: ATSDomain.Cursor?
+        repeat {
+            let page = try await store.list(
+                .application, organizationID: organizationID,
+                query: ListQuery(page: PageRequest(limit: PageRequest.maxLimit, cursor: cursor)))
+            for application in Self.records(page.items, kind: .application) {
+                if let candidate = application.fields["candidateId"]?.stringValue {
+                    byCandidate[candidate, default: []].append(application)
+                }
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return byCandidate
     }
 
     /// Enqueues the embedding of `ids` in batches (or embeds them now without a queue).
@@ -177,25 +216,34 @@ extension SearchService {
 
     /// Computes and stores the vectors of `ids` (what `search.embed` runs).
     public func embed(kind: SearchKind, organizationID: String, ids: [String]) async throws {
-        var texts: [String] = []
-        var present: [String] = []
+        var documents: [SearchDocument] = []
         var missing: [String] = []
         for id in ids {
             guard let record = try await store.record(SearchDocuments.entityKind(kind), organizationID: organizationID, id: id) else {
                 missing.append(id)
                 continue
             }
-            let document = try await document(record, kind: kind, organizationID: organizationID)
-            present.append(id)
-            texts.append(SearchDocuments.embeddingText(document))
+            documents.append(try await document(record, kind: kind, organizationID: organizationID))
         }
+        try await embed(documents, kind: kind, organizationID: organizationID, missing: missing)
+    }
+
+    /// Computes and stores the vectors of documents already read.
+    func embed(_ documents: [SearchDocument], kind: SearchKind, organizationID: String, missing: [String] = []) async throws {
         var rows: [(id: String, vector: [Float]?)] = missing.map { ($0, nil) }
-        if !texts.isEmpty {
-            let vectors = try await embedder.embed(texts)
-            rows += zip(present, vectors).map { ($0, $1) }
+        if !documents.isEmpty {
+            let texts = documents.map(SearchDocuments.embeddingText)
+            // A client span: with the HTTP embedder this is the outbound call to the service.
+            let embedder = self.embedder
+            let vectors = try await tracer.withSpan("embeddings.embed", ofKind: .client) { span in
+                span.attributes["ats.embedder"] = embedder.identifier
+                span.attributes["ats.embeddings.count"] = texts.count
+                return try await embedder.embed(texts)
+            }
+            rows += zip(documents.map(\.id), vectors).map { ($0, $1) }
         }
         try await vectors.write(kind: kind, organizationID: organizationID, vectors: rows)
-        counters.withLock { $0.documentsEmbedded += present.count }
+        counters.withLock { $0.documentsEmbedded += documents.count }
         await bumpGeneration([organizationID])
     }
 }

@@ -40,6 +40,8 @@ public final class VectorStore: Sendable {
     struct State {
         var indexes: [Key: AdaptiveVectorIndex] = [:]
         var version: Int64 = 0
+        /// The sequence's `reset` this process has applied.
+        var reset: Int64 = 0
         var refreshedAt: ContinuousClock.Instant?
     }
 
@@ -79,6 +81,21 @@ public final class VectorStore: Sendable {
                     CREATE INDEX search_vectors_version ON search_vectors(version);
                     """)
         }
+        // Versions come from a counter that only grows (never max()+1, which restarts after a
+        // delete); `reset` records the version at the last removeAll, so every process drops
+        // what it holds and reloads.
+        migrator.registerMigration("search-vectors-v2-sequence") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE search_vector_sequence (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        value INTEGER NOT NULL,
+                        reset INTEGER NOT NULL
+                    );
+                    INSERT INTO search_vector_sequence (id, value, reset)
+                        VALUES (1, (SELECT coalesce(max(version), 0) FROM search_vectors), 0);
+                    """)
+        }
         return migrator
     }
 
@@ -89,7 +106,9 @@ public final class VectorStore: Sendable {
         guard !vectors.isEmpty else { return }
         let model = self.model
         try await pool.write { db in
-            var version = try Int64.fetchOne(db, sql: "SELECT coalesce(max(version), 0) FROM search_vectors") ?? 0
+            var version = try Int64.fetchOne(db, sql: "SELECT value FROM search_vector_sequence WHERE id = 1") ?? 0
+            try db.execute(
+                sql: "UPDATE search_vector_sequence SET value = value + ? WHERE id = 1", arguments: [vectors.count])
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO search_vectors (kind, org_id, doc_id, model, version, vector) VALUES (?, ?, ?, ?, ?, ?)
@@ -115,6 +134,7 @@ public final class VectorStore: Sendable {
             } else {
                 try db.execute(sql: "DELETE FROM search_vectors")
             }
+            try db.execute(sql: "UPDATE search_vector_sequence SET reset = value WHERE id = 1")
         }
         state.withLock { state in
             if let organizationID {
@@ -124,6 +144,7 @@ public final class VectorStore: Sendable {
             }
             state.version = 0
         }
+        refreshingDue()
     }
 
     // MARK: Reads (requests)
@@ -157,7 +178,18 @@ public final class VectorStore: Sendable {
     public func refresh() async throws {
         guard refreshing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         defer { refreshing.store(false, ordering: .releasing) }
-        var since = state.withLock { $0.version }
+        let reset = try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT reset FROM search_vector_sequence WHERE id = 1") ?? 0
+        }
+        var since = state.withLock { state -> Int64 in
+            if reset > state.reset {
+                // Vectors were removed wholesale (a reindex) since this process loaded them.
+                state.indexes = [:]
+                state.version = 0
+                state.reset = reset
+            }
+            return state.version
+        }
         let model = self.model
         while true {
             let after = since
@@ -189,6 +221,10 @@ public final class VectorStore: Sendable {
         state.withLock { $0.refreshedAt = .now }
     }
 
+    func refreshingDue() {
+        state.withLock { $0.refreshedAt = nil }
+    }
+
     func refreshIfDue() async throws {
         let due = state.withLock { state in
             guard let at = state.refreshedAt else { return true }
@@ -211,13 +247,13 @@ public final class VectorStore: Sendable {
     /// Saves every index and the version they reflect (at shutdown, after a reindex).
     public func save() {
         guard let directory = settings.directory else { return }
-        let (indexes, version) = state.withLock { ($0.indexes, $0.version) }
+        let (indexes, version, reset) = state.withLock { ($0.indexes, $0.version, $0.reset) }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (key, index) in indexes {
                 try index.save(to: (directory as NSString).appendingPathComponent(key.fileName))
             }
-            let manifest = "\(model)\n\(dimensions)\n\(version)\n" + indexes.keys.map { "\($0.organizationID) \($0.kind.rawValue)" }.joined(separator: "\n")
+            let manifest = "\(model)\n\(dimensions)\n\(version):\(reset)\n" + indexes.keys.map { "\($0.organizationID) \($0.kind.rawValue)" }.joined(separator: "\n")
             let path = (directory as NSString).appendingPathComponent("vectors.manifest")
             try Data(manifest.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
@@ -232,7 +268,10 @@ public final class VectorStore: Sendable {
         let path = (directory as NSString).appendingPathComponent("vectors.manifest")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard lines.count >= 3, lines[0] == model, Int(lines[1]) == dimensions, let version = Int64(lines[2]) else { return }
+        // `version:reset` (an older manifest has the version alone: no reset seen yet).
+        let positions = lines.count >= 3 ? lines[2].split(separator: ":").compactMap { Int64($0) } : []
+        guard lines.count >= 3, lines[0] == model, Int(lines[1]) == dimensions, (1...2).contains(positions.count) else { return }
+        let (version, reset) = (positions[0], positions.count == 2 ? positions[1] : 0)
         var indexes: [Key: AdaptiveVectorIndex] = [:]
         for line in lines.dropFirst(3) where !line.isEmpty {
             let parts = line.split(separator: " ")
@@ -248,6 +287,7 @@ public final class VectorStore: Sendable {
         state.withLock { state in
             state.indexes = indexes
             state.version = version
+            state.reset = reset
         }
     }
 

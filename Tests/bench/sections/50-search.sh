@@ -51,6 +51,19 @@ for variant in "no cache:$plain_base" "cached results:$base"; do
         BENCH_PREFIX="/api/v1/search/candidates?limit=20&semantic=0.3&q="
 done
 
+# Latency without queueing: one connection, the same keyword queries, for the comparison
+# with the raw query below (which runs one query at a time too).
+saved_threads="$bench_threads"
+saved_connections="$bench_connections"
+bench_threads=1
+bench_connections=1
+bench_wrk "keyword (semantic=0), no cache, 1 connection" "$plain_base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$encoded" \
+    BENCH_PREFIX="/api/v1/search/candidates?limit=20&semantic=0&q="
+bench_wrk "hybrid (semantic=0.3), no cache, 1 connection" "$plain_base" get_rotating.lua BENCH_KEY="$key" BENCH_IDS="$encoded" \
+    BENCH_PREFIX="/api/v1/search/candidates?limit=20&semantic=0.3&q="
+bench_threads="$saved_threads"
+bench_connections="$saved_connections"
+
 # The same keyword query, raw, with the sqlite3 tool on the same table: one process, the
 # query repeated, timed per query (no HTTP, no JSON, no documents).
 if command -v sqlite3 >/dev/null && [ -x "$bench_dir/search_raw.sh" ]; then
@@ -59,9 +72,9 @@ if command -v sqlite3 >/dev/null && [ -x "$bench_dir/search_raw.sh" ]; then
         read -r raw_qps raw_p50 raw_p99 raw_n <<<"$raw"
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$current_section" "sqlite3 CLI, the same FTS5 MATCH (bm25, limit 20), one process" \
             "$raw_qps" "$raw_p50" "$raw_p99" "0/$raw_n" >>"$results"
-        api_p50="$(awk -F'\t' -v s="$current_section" '$1 == s && index($2, "keyword (semantic=0), no cache") == 1 { print $4; exit }' "$results")"
+        api_p50="$(awk -F'\t' -v s="$current_section" '$1 == s && index($2, "keyword (semantic=0), no cache, 1 connection") == 1 { print $4; exit }' "$results")"
         if [ -n "$api_p50" ]; then
-            bench_note "$(awk -v a="$api_p50" -v r="$raw_p50" 'BEGIN { printf "aim: the API keyword p50 (%.3f ms, under load) within 3x of the raw query (%.3f ms): %.1fx: %s", a, r, a / r, (a <= 3 * r ? "met" : "NOT met") }')"
+            bench_note "$(awk -v a="$api_p50" -v r="$raw_p50" 'BEGIN { printf "aim: the API keyword p50 (%.3f ms, one connection, HTTP and JSON included) within 3x of the raw query (%.3f ms): %.1fx: %s", a, r, a / r, (a <= 3 * r ? "met" : "NOT met") }')"
         fi
     else
         bench_note "sqlite3 raw query: no figures ($(head -c 300 "$tmp/search-raw.log"))"
