@@ -7,7 +7,7 @@ import Testing
     {
         HTTPEmbedder(
             baseURL: base ?? server.baseURL, model: "test-embed", apiKey: "sk-test", dimensions: server.dimensions,
-            batchSize: batchSize, timeout: .seconds(5), maxRetries: retries, backoff: .milliseconds(5))
+            batchSize: batchSize, timeout: .seconds(30), maxRetries: retries, backoff: .milliseconds(5))
     }
 
     @Test func batchesSendTheModelAndTheKeyAndKeepTheOrder() async throws {
