@@ -55,10 +55,21 @@ let package = Package(
             dependencies: [],
             swiftSettings: swiftSettings
         ),
+        // The one small HTTP/1.1 client of the appliance's outbound calls (OTLP, embeddings).
+        .target(
+            name: "ATSHTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Observability: the tracer (swift-distributed-tracing), the OTLP exporter, JSON logs.
         .target(
             name: "ATSTelemetry",
             dependencies: [
+                "ATSHTTPClient",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -82,6 +93,7 @@ let package = Package(
         .target(
             name: "ATSVector",
             dependencies: [
+                "ATSHTTPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

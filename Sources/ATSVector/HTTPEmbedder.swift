@@ -1,6 +1,6 @@
+import ATSHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// OpenAI-compatible: POST {baseURL}/v1/embeddings {"model":..., "input":[...]} with
@@ -134,51 +134,24 @@ public struct HTTPEmbedder: Embedder {
         return text.isEmpty ? "the embeddings server refused the request" : "the embeddings server refused the request: \(text)"
     }
 
-    // MARK: HTTP/1.1 on NIO
+    // MARK: HTTP/1.1
 
-    struct Response: Sendable {
-        var status: Int
-        var body: [UInt8]
-        var retryAfter: Duration?
-    }
-
-    private func exchange(_ body: [UInt8], endpoint: Endpoint) async throws -> Response {
-        let loop = group.next()
+    private func exchange(_ body: [UInt8], endpoint: Endpoint) async throws -> HTTPPostResponse {
         let limit = TimeAmount.nanoseconds(
             Int64(timeout.components.seconds) * 1_000_000_000 + Int64(timeout.components.attoseconds / 1_000_000_000))
-        let promise = loop.makePromise(of: Response.self)
-        let deadline = loop.scheduleTask(in: limit) { promise.fail(EmbedderError(.unavailable, "timed out")) }
-        defer { deadline.cancel() }
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(limit)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-                }
-            }
-        let channel: any Channel
+        var headers = [("Accept", "application/json"), ("User-Agent", "ats-embedder")]
+        if let apiKey, !apiKey.isEmpty { headers.append(("Authorization", "Bearer \(apiKey)")) }
         do {
-            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
-        } catch {
-            promise.fail(error)
-            throw error
+            return try await HTTPPost.send(
+                body, to: HTTPEndpoint(host: endpoint.host, port: endpoint.port, basePath: ""), path: endpoint.path,
+                headers: headers, timeout: limit, group: group)
+        } catch let error as HTTPPostError {
+            switch error {
+            case .timeout: throw EmbedderError(.unavailable, "timed out")
+            case .closedEarly: throw EmbedderError(.unavailable, "the connection closed before the answer ended")
+            case .bodyTooLarge(let limit): throw EmbedderError(.malformedResponse, "the answer exceeds \(limit) bytes")
+            }
         }
-        defer { channel.close(promise: nil) }
-        var headers = HTTPHeaders()
-        let hostHeader = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
-        headers.add(name: "Host", value: "\(hostHeader):\(endpoint.port)")
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Accept", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Connection", value: "close")
-        headers.add(name: "User-Agent", value: "ats-embedder")
-        if let apiKey, !apiKey.isEmpty { headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.path, headers: headers)
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        return try await promise.futureResult.get()
     }
 
     /// A parsed `http://host[:port][/base]`, with the embeddings path appended.
@@ -195,83 +168,12 @@ public struct HTTPEmbedder: Embedder {
             guard url.lowercased().hasPrefix("http://") else {
                 return .failure(EmbedderError(.invalidConfiguration, "the base URL must start with http://"))
             }
-            var rest = Substring(url.dropFirst("http://".count))
-            var base = ""
-            if let slash = rest.firstIndex(of: "/") {
-                base = String(rest[slash...])
-                rest = rest[..<slash]
+            guard let parsed = HTTPEndpoint(url: url) else {
+                return .failure(EmbedderError(.invalidConfiguration, "cannot parse the base URL \(url)"))
             }
-            while base.hasSuffix("/") { base.removeLast() }
+            var base = parsed.basePath
             if base.hasSuffix("/v1") { base.removeLast(3) }
-            var host = String(rest)
-            var port = 80
-            if host.hasPrefix("[") {
-                guard let close = host.firstIndex(of: "]") else { return .failure(invalid(url)) }
-                let after = host[host.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let parsed = Int(after.dropFirst()) else { return .failure(invalid(url)) }
-                    port = parsed
-                } else if !after.isEmpty {
-                    return .failure(invalid(url))
-                }
-                host = String(host[host.index(after: host.startIndex)..<close])
-            } else if let colon = host.lastIndex(of: ":") {
-                guard let parsed = Int(host[host.index(after: colon)...]) else { return .failure(invalid(url)) }
-                port = parsed
-                host = String(host[..<colon])
-            }
-            guard !host.isEmpty, (1...65535).contains(port) else { return .failure(invalid(url)) }
-            return .success(Endpoint(host: host, port: port, path: base + "/v1/embeddings"))
+            return .success(Endpoint(host: parsed.host, port: parsed.port, path: base + "/v1/embeddings"))
         }
-
-        private static func invalid(_ url: String) -> EmbedderError {
-            EmbedderError(.invalidConfiguration, "cannot parse the base URL \(url)")
-        }
-    }
-}
-
-/// Collects one response (status, Retry-After, body) and completes the promise at its end.
-private final class ResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    private let promise: EventLoopPromise<HTTPEmbedder.Response>
-    private var response: HTTPEmbedder.Response?
-    /// Bodies above this are refused (an embeddings answer of 64 x 4096 floats is ~6 MB).
-    private let maxBody = 64 << 20
-
-    init(promise: EventLoopPromise<HTTPEmbedder.Response>) {
-        self.promise = promise
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            let retryAfter = head.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
-            response = HTTPEmbedder.Response(status: Int(head.status.code), body: [], retryAfter: retryAfter)
-        case .body(let buffer):
-            guard response != nil else { return }
-            response?.body += buffer.readableBytesView
-            if let size = response?.body.count, size > maxBody {
-                promise.fail(EmbedderError(.malformedResponse, "the answer exceeds \(maxBody) bytes"))
-                context.close(promise: nil)
-            }
-        case .end:
-            if let response {
-                promise.succeed(response)
-            } else {
-                promise.fail(EmbedderError(.malformedResponse, "the connection ended before a response"))
-            }
-            context.close(promise: nil)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(EmbedderError(.unavailable, "the connection closed before the answer ended"))
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-        context.close(promise: nil)
     }
 }

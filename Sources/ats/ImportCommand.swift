@@ -47,7 +47,8 @@ struct ImportCommand: AsyncParsableCommand {
                     path: file, organizationID: organization.id, store: store, actor: "cli:import", mapping: explicit,
                     options: ImportOptions(maxRows: maxRows)
                 ) { state in
-                    bar.draw(state)
+                    let s = state.summary
+                    bar.draw(percent: state.percent, detail: "\(s.imported) imported, \(s.duplicates) duplicates, \(s.invalid) invalid")
                     return true
                 }
             } catch let error as ImportError {
@@ -77,30 +78,5 @@ struct ImportCommand: AsyncParsableCommand {
             if hidden > 0 || summary.errorsTruncated { lines.append("  ... more problems not listed") }
             return lines.joined(separator: "\n")
         }
-    }
-}
-
-/// A one-line bar on stderr, redrawn in place.
-final class ProgressBar: @unchecked Sendable {
-    let lock = NSLock()
-    var drawn = false
-
-    func draw(_ state: ImportProgress) {
-        lock.lock()
-        defer { lock.unlock() }
-        let width = 30
-        let filled = Int(state.percent / 100 * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let s = state.summary
-        let text = "\r[\(bar)] \(Int(state.percent))%  \(s.imported) imported, \(s.duplicates) duplicates, \(s.invalid) invalid"
-        FileHandle.standardError.write(Data(text.utf8))
-        drawn = true
-    }
-
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
-        drawn = false
     }
 }

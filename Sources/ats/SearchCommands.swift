@@ -20,40 +20,43 @@ struct ReindexCommand: AsyncParsableCommand {
 /// Rebuilds with a progress bar on standard error; the summary on standard output.
 func rebuild(_ search: SearchService) async throws {
     let started = Date()
-    let bar = IndexProgressBar(label: "indexing")
-    try await search.reindex { done, total in bar.update(done, total) }
+    let bar = ProgressBar()
+    try await search.reindex { done, total in
+        bar.draw(percent: total > 0 ? Double(done) * 100 / Double(total) : 100, detail: "\(done)/\(total) indexed")
+    }
     bar.finish()
     let seconds = Date().timeIntervalSince(started)
     print("Search index rebuilt in \(String(format: "%.1f", seconds)) s.")
 }
 
-/// A one-line progress bar, redrawn at most every 1%.
-final class IndexProgressBar: @unchecked Sendable {
-    let label: String
+/// A one-line bar on standard error: redrawn in place on a terminal, otherwise a line at each
+/// tenth, so a log file gets ten lines rather than thousands.
+final class ProgressBar: @unchecked Sendable {
     let lock = NSLock()
-    var shown = -1
     let terminal = isatty(2) == 1
+    var drawn = false
+    var lastTenth = -1
 
-    init(label: String) { self.label = label }
-
-    func update(_ done: Int, _ total: Int) {
-        let percent = total > 0 ? done * 100 / total : 100
+    func draw(percent: Double, detail: String) {
         lock.lock()
         defer { lock.unlock() }
-        guard percent != shown else { return }
-        shown = percent
         let width = 30
-        let filled = width * percent / 100
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\(label) [\(bar)] \(percent)% (\(done)/\(total))"
+        let clamped = min(100, max(0, percent))
+        let filled = Int(clamped / 100 * Double(width))
+        let line = "[\(String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled))] \(Int(clamped))%  \(detail)"
         if terminal {
             FileHandle.standardError.write(Data("\r\(line)".utf8))
-        } else if percent % 10 == 0 {
+            drawn = true
+        } else if Int(clamped) / 10 != lastTenth {
+            lastTenth = Int(clamped) / 10
             FileHandle.standardError.write(Data("\(line)\n".utf8))
         }
     }
 
     func finish() {
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        lock.lock()
+        defer { lock.unlock() }
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        drawn = false
     }
 }

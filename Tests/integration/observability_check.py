@@ -25,13 +25,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
 import checks
-from checks import report
+from checks import Client, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,34 +47,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Response:
-    def __init__(self, status, headers, raw):
-        self.status = status
-        self.headers = {k.lower(): v for k, v in headers.items()}
-        self.raw = raw
-        try:
-            self.json = json.loads(raw) if raw else None
-        except ValueError:
-            self.json = None
-
-    def __str__(self):
-        return f"{self.status} {self.headers.get('content-type', '')} {self.raw[:400]!r}"
-
-
 def call(base, method, path, key=None, body=None, headers=None):
-    headers = dict(headers or {})
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(base + path, method=method, headers=headers, data=data)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return Response(resp.status, dict(resp.headers), resp.read())
-    except urllib.error.HTTPError as err:
-        return Response(err.code, dict(err.headers), err.read())
+    return Client(base, key).call(method, path, body, headers=headers)
 
 
 def run(ats, *args, env):

@@ -1,6 +1,6 @@
+import ATSHTTPClient
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// POSTs batches to an OTLP/HTTP collector (`{endpoint}/v1/traces`, `application/json`) over a
@@ -15,36 +15,13 @@ final class HTTPSpanSink: SpanSink {
         var path: String
 
         init?(_ url: String) {
-            guard url.hasPrefix("http://") else { return nil }
-            var rest = Substring(url.dropFirst("http://".count))
-            var base = ""
-            if let slash = rest.firstIndex(of: "/") {
-                base = String(rest[slash...])
-                rest = rest[..<slash]
-            }
-            while base.hasSuffix("/") { base.removeLast() }
-            var host = String(rest)
-            var port = 80
-            if host.hasPrefix("[") {  // [::1]:4318
-                guard let close = host.firstIndex(of: "]") else { return nil }
-                let after = host[host.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let parsed = Int(after.dropFirst()) else { return nil }
-                    port = parsed
-                } else if !after.isEmpty {
-                    return nil
-                }
-                host = String(host[host.index(after: host.startIndex)..<close])
-            } else if let colon = host.lastIndex(of: ":") {
-                guard let parsed = Int(host[host.index(after: colon)...]) else { return nil }
-                port = parsed
-                host = String(host[..<colon])
-            }
-            guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-            self.host = host
-            self.port = port
-            self.path = base + "/v1/traces"
+            guard let parsed = HTTPEndpoint(url: url) else { return nil }
+            self.host = parsed.host
+            self.port = parsed.port
+            self.path = parsed.basePath + "/v1/traces"
         }
+
+        var target: HTTPEndpoint { HTTPEndpoint(host: host, port: port, basePath: "") }
     }
 
     /// How one attempt ended.
@@ -116,81 +93,9 @@ final class HTTPSpanSink: SpanSink {
     }
 
     private func exchange(_ body: [UInt8]) async throws -> Int {
-        let loop = group.next()
-        let promise = loop.makePromise(of: Int.self)
-        let deadline = loop.scheduleTask(in: timeout) { promise.fail(HTTPSinkError.timeout) }
-        defer { deadline.cancel() }
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseStatusHandler(promise: promise))
-                }
-            }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        defer { channel.close(promise: nil) }
-        var headers = HTTPHeaders()
-        let hostHeader = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
-        headers.add(name: "Host", value: "\(hostHeader):\(endpoint.port)")
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Connection", value: "close")
-        headers.add(name: "User-Agent", value: "ats-telemetry")
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.path, headers: headers)
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        return try await promise.futureResult.get()
-    }
-}
-
-/// Why an exchange failed before a full response arrived.
-enum HTTPSinkError: Error {
-    case timeout
-    case closedEarly
-}
-
-/// Completes the promise with the response status once the response has fully arrived.
-private final class ResponseStatusHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    private let promise: EventLoopPromise<Int>
-    private var status: Int?
-
-    init(promise: EventLoopPromise<Int>) {
-        self.promise = promise
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            status = Int(head.status.code)
-        case .body:
-            break
-        case .end:
-            if let status {
-                promise.succeed(status)
-            } else {
-                promise.fail(HTTPSinkError.closedEarly)
-            }
-            context.close(promise: nil)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(HTTPSinkError.closedEarly)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-        context.close(promise: nil)
+        try await HTTPPost.send(
+            body, to: endpoint.target, path: endpoint.path, headers: [("User-Agent", "ats-telemetry")], timeout: timeout,
+            group: group
+        ).status
     }
 }

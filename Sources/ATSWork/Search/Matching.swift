@@ -41,7 +41,7 @@ extension SearchService {
         guard let candidate = try await store.record(.candidate, organizationID: organizationID, id: candidateID) else { return nil }
         let f = candidate.fields
         var skills: [String] = []
-        for field in SearchDocuments.skillFields where field != "softSkills" { skills += f.searchStrings(field) }
+        for field in SearchDocuments.skillFields where field != "softSkills" { skills += (f[field]?.stringArray ?? []) }
         let text = ([f.searchText("currentTitle"), f.searchText("professionalHeadline")].compactMap { $0 } + skills.prefix(12))
             .joined(separator: " ")
         var filters = SearchFilters()
@@ -73,7 +73,7 @@ extension SearchService {
     func score(job: JobProfile, candidate: Record, id: String, similarity: Double) -> Match {
         let f = candidate.fields
         var have = Set<String>()
-        for field in SearchDocuments.skillFields { for skill in f.searchStrings(field) { have.insert(documents.canonical(skill).lowercased()) } }
+        for field in SearchDocuments.skillFields { for skill in (f[field]?.stringArray ?? []) { have.insert(documents.canonical(skill).lowercased()) } }
         let met = job.skills.filter { have.contains($0.lowercased()) }
         let missing = job.skills.filter { !have.contains($0.lowercased()) }
         let skillScore = job.skills.isEmpty ? 0.5 : Double(met.count) / Double(job.skills.count)
@@ -103,7 +103,7 @@ extension SearchService {
             return (here.isEmpty ? 0.4 : 0.1, here.isEmpty ? "candidate location unknown" : "different place")
         }()
 
-        let spoken = Set(f.searchStrings("spokenLanguages").map { $0.lowercased() })
+        let spoken = Set((f["spokenLanguages"]?.stringArray ?? []).map { $0.lowercased() })
         let (languageScore, languages): (Double, String) = {
             guard !job.languages.isEmpty else { return (1, "no language asked") }
             let lacking = job.languages.filter { !spoken.contains($0.lowercased()) }
@@ -135,7 +135,7 @@ struct JobProfile {
         let f = job.fields
         title = f.searchText("title") ?? ""
         var seen = Set<String>()
-        skills = f.searchStrings("requiredSkills").map(documents.canonical).filter { seen.insert($0.lowercased()).inserted }
+        skills = (f["requiredSkills"]?.stringArray ?? []).map(documents.canonical).filter { seen.insert($0.lowercased()).inserted }
         location = f.searchText("location")
         remote = f.searchText("remote")
         let lower = title.lowercased()

@@ -43,7 +43,7 @@ public struct SearchDocuments: Sendable {
         let f = record.fields
         let name = [f.searchText("firstName"), f.searchText("lastName")].compactMap { $0 }.joined(separator: " ")
         var skills: [String] = []
-        for field in Self.skillFields { skills += f.searchStrings(field) }
+        for field in Self.skillFields { skills += (f[field]?.stringArray ?? []) }
         let canonicalSkills = Array(Set(skills.map(canonical))).sorted()
         var fields: [String: String] = ["name": name]
         fields["title"] = f.searchText("currentTitle")
@@ -57,7 +57,7 @@ public struct SearchDocuments: Sendable {
         let preferences = f["preferences"]?.objectValue ?? [:]
         return SearchDocument(
             kind: .candidate, organizationID: organizationID, id: record.id, fields: fields.compactMapValues { $0 },
-            status: f.searchText("status"), tags: f.searchStrings("tags"), skills: canonicalSkills, location: f.searchText("currentLocation"),
+            status: f.searchText("status"), tags: (f["tags"]?.stringArray ?? []), skills: canonicalSkills, location: f.searchText("currentLocation"),
             experienceYears: f["experienceYears"]?.intValue.map { Int($0) }, availableFrom: preferences.searchText("availableFrom"),
             clientID: nil, jobIDs: applications.compactMap { $0.fields.searchText("jobId") },
             stages: applications.compactMap { application in
@@ -69,7 +69,7 @@ public struct SearchDocuments: Sendable {
 
     public func job(_ record: Record, organizationID: String) -> SearchDocument {
         let f = record.fields
-        let skills = f.searchStrings("requiredSkills")
+        let skills = (f["requiredSkills"]?.stringArray ?? [])
         let canonicalSkills = Array(Set(skills.map(canonical))).sorted()
         var fields: [String: String] = [:]
         fields["title"] = f.searchText("title")
@@ -79,7 +79,7 @@ public struct SearchDocuments: Sendable {
             .joined(separator: " · ").nilIfEmpty
         return SearchDocument(
             kind: .job, organizationID: organizationID, id: record.id, fields: fields.compactMapValues { $0 },
-            status: f.searchText("status"), tags: f.searchStrings("tags"), skills: canonicalSkills, location: f.searchText("location"),
+            status: f.searchText("status"), tags: (f["tags"]?.stringArray ?? []), skills: canonicalSkills, location: f.searchText("location"),
             clientID: f.searchText("clientId"), updatedAt: record.updatedAt)
     }
 
@@ -91,7 +91,7 @@ public struct SearchDocuments: Sendable {
         fields["description"] = f.searchText("description")
         return SearchDocument(
             kind: .client, organizationID: organizationID, id: record.id, fields: fields.compactMapValues { $0 },
-            status: f.searchText("status"), tags: f.searchStrings("tags"), location: f.searchText("location"), updatedAt: record.updatedAt)
+            status: f.searchText("status"), tags: (f["tags"]?.stringArray ?? []), location: f.searchText("location"), updatedAt: record.updatedAt)
     }
 
     /// The text the embedder reads for a document: the weighty fields first.
@@ -115,10 +115,6 @@ extension JSONObject {
         return value
     }
 
-    /// The strings of an array field.
-    func searchStrings(_ key: String) -> [String] {
-        self[key]?.arrayValue?.compactMap(\.stringValue) ?? []
-    }
 }
 
 extension String {
