@@ -43,7 +43,7 @@ test:
 
 # The CPU-heavy suites (vector index builds, the relevance set) run after the others, so
 # they do not starve the timing-sensitive ones on a 2-core machine.
-HEAVY_TESTS := ATSVectorTests|SearchRelevanceTests
+HEAVY_TESTS := ATSVectorTests|SearchRelevanceTests|BlobStoreConformanceTests
 
 test-unit:
 	@status=0; \

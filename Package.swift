@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
         // libssl for STARTTLS in the SMTP client (swift-nio-ssl is not in the mirror's graph).
         .systemLibrary(name: "CLibSSL", path: "Sources/CLibSSL"),
+        // libzstd for blobs at rest and replica segments/snapshots.
+        .systemLibrary(name: "CLibZstd", path: "Sources/CLibZstd"),
         // The agency domain: entities, schemas, validation, ids. No I/O.
         .target(
             name: "ATSDomain",
@@ -101,6 +103,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The file tier: the `BlobStore` protocol, content-addressed files, SigV4 presigning and verification.
+        .target(
+            name: "ATSBlob",
+            dependencies: ["CLibCrypto", "CLibZstd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Documents: text out of PDF/DOCX/RTF, ZIP reading and writing, the CV parser.
+        .target(
+            name: "ATSDocuments",
+            dependencies: ["ATSDomain"],
+            swiftSettings: swiftSettings
+        ),
+        // The replica tier: WAL shipping, snapshots, point-in-time restore, the standby.
+        .target(
+            name: "ATSReplica",
+            dependencies: [
+                "CLibZstd", "CLibCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The job tier: the `JobQueue` protocol, `SQLiteJobQueue` in the store's database, the runner.
         .target(
             name: "ATSJobs",
@@ -119,6 +145,7 @@ let package = Package(
             name: "ATSWork",
             dependencies: [
                 "ATSDomain", "ATSStore", "ATSJobs", "CLibCrypto", "CLibSSL", "ATSSearch", "ATSVector", "ATSCache", "ATSDemo",
+                "ATSBlob", "ATSDocuments",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,6 +165,8 @@ let package = Package(
                 "ATSTelemetry",
                 "ATSSearch",
                 "ATSVector",
+                "ATSBlob",
+                "ATSDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,7 +187,7 @@ let package = Package(
             name: "ATSApp",
             dependencies: [
                 "ATSDomain", "ATSStore", "ATSHTTP", "ATSDemo", "ATSJobs", "ATSWork", "ATSCache", "ATSTelemetry",
-                "ATSSearch", "ATSVector",
+                "ATSSearch", "ATSVector", "ATSBlob", "ATSDocuments", "ATSReplica",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,6 +218,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ATSBlobTests", dependencies: ["ATSBlob"], swiftSettings: swiftSettings),
+        .testTarget(name: "ATSDocumentsTests", dependencies: ["ATSDocuments", "ATSDomain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ATSReplicaTests",
+            dependencies: [
+                "ATSReplica",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -230,7 +271,8 @@ let package = Package(
         .testTarget(
             name: "ATSHTTPTests",
             dependencies: [
-                "ATSApp", "ATSHTTP", "ATSStore", "ATSDomain", "ATSCache", "ATSTelemetry",
+                "ATSApp", "ATSHTTP", "ATSStore", "ATSDomain", "ATSCache", "ATSTelemetry", "ATSBlob", "ATSDocuments", "ATSDemo",
+                "ATSWork",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

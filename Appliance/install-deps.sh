@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the appliance needs on Debian, only when something is missing.
 #
-#   Appliance/install-deps.sh            build/run: libsqlite3-dev libssl-dev libzstd-dev
-#   Appliance/install-deps.sh --test     + curl, python3-venv if needed, and a virtualenv in
+#   Appliance/install-deps.sh            build/run: libsqlite3-dev libssl-dev libzstd-dev poppler-utils (pdftotext)
+#   Appliance/install-deps.sh --test     + curl sqlite3, python3-venv if needed, and a virtualenv in
 #                                          .build-py/venv with Tests/integration/requirements.txt
 #   Appliance/install-deps.sh --bench    + wrk nginx sqlite3 curl redis-server time, and a virtualenv
 #                                          in .build-py/bench with Tests/bench/requirements.txt (RQ)
@@ -51,9 +51,9 @@ find_python() {
     return 1
 }
 
-packages=(libsqlite3-dev libssl-dev libzstd-dev)
+packages=(libsqlite3-dev libssl-dev libzstd-dev poppler-utils)
 if [ "$want_test" -eq 1 ] || [ "$want_bench" -eq 1 ]; then
-    packages+=(curl)
+    packages+=(curl sqlite3)
     if ! find_python >/dev/null; then
         packages+=(python3 python3-venv)
     fi

@@ -22,11 +22,11 @@ extension Appliance {
     /// The agency work's view of the appliance.
     public static func workDependencies(
         _ configuration: Configuration, store: any Store, jobs: any JobQueue, logger: Logger, tracer: (any Tracer)? = nil,
-        search: SearchService? = nil
+        search: SearchService? = nil, files: FileDependencies? = nil
     ) -> WorkDependencies {
         WorkDependencies(
             store: store, jobs: jobs, dataDirectory: configuration.dataDirectory,
-            email: configuration.emailConfiguration, logger: logger, tracer: tracer, search: search)
+            email: configuration.emailConfiguration, logger: logger, tracer: tracer, search: search, files: files)
     }
 
     /// The runner (every handler) and the scheduler of recurring jobs.
@@ -42,6 +42,7 @@ extension Appliance {
             queue: jobs, configurations: try configuration.queueConfigurations(), handlers: handlers,
             logger: logger, metrics: registry, tracer: tracer)
         var recurring = MaintenanceWork.recurring
+        if work.files != nil { recurring += FileWork.recurring }
         if work.search != nil {
             // The sweep behind the write hook: a change whose sync coalesced into a running one.
             recurring.append(
@@ -57,7 +58,9 @@ extension Appliance {
         let jobs = try openJobs(store: store, logger: logger, tracer: tracer)
         followWrites(store: store, jobs: jobs)
         let search = try makeSearch(configuration, store: store, served: store, cache: nil, tracer: tracer, logger: logger)
-        let work = workDependencies(configuration, store: store, jobs: jobs, logger: logger, tracer: tracer, search: search)
+        let files = try makeFiles(configuration, store: store, served: store, logger: logger)
+        let work = workDependencies(
+            configuration, store: store, jobs: jobs, logger: logger, tracer: tracer, search: search, files: files.work)
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: nil, logger: logger, tracer: tracer)
         let group = ServiceGroup(

@@ -77,18 +77,28 @@ public enum Appliance {
     public static func makeApplication(
         _ configuration: Configuration, store: any Store, registry: PrometheusCollectorRegistry, logger: Logger,
         work: WorkDependencies? = nil, tracer: ApplianceTracer? = nil, cache: (any Cache)? = nil,
-        services: [any Service] = [],
+        files: FileServices? = nil, services: [any Service] = [],
+        scrapeHooks: [@Sendable () -> Void] = [], readinessChecks: [@Sendable () async -> String?] = [],
+        middleware: [any MiddlewareProtocol<Request, Response, ATSRequestContext>] = [],
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var hooks: [@Sendable () -> Void] = []
         if let cache { hooks.append(ObservabilityMetrics.cacheHook(cache, registry: registry)) }
         if let tracer { hooks.append(ObservabilityMetrics.traceHook(tracer, registry: registry)) }
         if let search = work?.search { hooks.append(ObservabilityMetrics.searchHook(search, registry: registry)) }
+        if let files { hooks.append(ObservabilityMetrics.blobHook(files.blobs, registry: registry)) }
         let router = APIRouter.build(
             store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work,
-            tracer: tracer, scrapeHooks: hooks)
+            tracer: tracer, files: files, scrapeHooks: hooks + scrapeHooks, readinessChecks: readinessChecks,
+            middleware: middleware)
+        let maxBody = configuration.maxBodyBytes
+        let fileLimit = files.map { Int(clamping: $0.maxBytes) }
+        // `Expect: 100-continue` (S3 clients send it on every PUT) is answered at once, or
+        // refused with the final 413 when the declared body is over the route's limit.
+        let expect: ExpectContinueHandler.Limit = { path in APIRouter.uploadLimit(path: path, fileLimit: fileLimit) ?? maxBody }
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(limit: expect)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ats"),
             services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
@@ -101,6 +111,8 @@ public enum Appliance {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let registry = PrometheusCollectorRegistry()
+        // Replication (or the plain checkpointer: the server owns checkpoints either way).
+        let replica = try replicaComposition(configuration, store: store, registry: registry, logger: logger)
         let tracer = makeTracer(configuration, logger: logger)
         let cache = makeCache(configuration)
         let (served, cachedStore) = serverStore(configuration, store: store, cache: cache, tracer: tracer, logger: logger)
@@ -111,17 +123,22 @@ public enum Appliance {
         let search = try makeSearch(
             configuration, store: store, served: store, cache: cache,
             epoch: { [cachedStore] in cachedStore?.epoch ?? 0 }, tracer: tracer, logger: logger)
-        let work = workDependencies(configuration, store: served, jobs: jobs, logger: logger, tracer: tracer, search: search)
+        let files = try makeFiles(configuration, store: store, served: served, logger: logger, tracer: tracer)
+        let work = workDependencies(
+            configuration, store: served, jobs: jobs, logger: logger, tracer: tracer, search: search, files: files.work)
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: registry, logger: logger, tracer: tracer)
         // Services stop in reverse order: the server drains first, then the scheduler, then the
         // workers finish their jobs, the store closes, and the tracer flushes the last spans.
-        var services: [any Service] = [tracer, store, SearchKeeper(search: search, jobs: jobs, logger: logger)]
+        // The replicator stops after the workers, before the store: its final sync ships their last writes.
+        var services: [any Service] = [tracer, store] + replica.services + [SearchKeeper(search: search, jobs: jobs, logger: logger)]
         if let cachedStore { services.append(cachedStore) }
         services += [runner, cron]
         let app = makeApplication(
             configuration, store: served, registry: registry, logger: logger, work: work, tracer: tracer,
-            cache: cache, services: services, onRunning: onRunning)
+            cache: cache, files: files.gateway, services: services, scrapeHooks: replica.scrapeHooks,
+            readinessChecks: replica.readinessChecks, onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        withExtendedLifetime(replica.lock) {}
     }
 }

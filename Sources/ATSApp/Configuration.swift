@@ -47,7 +47,20 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_HNSW_M", defaultValue: "16", secret: false, summary: "HNSW links per node."),
         Setting(name: "ATS_HNSW_EF_CONSTRUCTION", defaultValue: "200", secret: false, summary: "HNSW candidate list while building."),
         Setting(name: "ATS_HNSW_EF_SEARCH", defaultValue: "64", secret: false, summary: "HNSW candidate list while searching (higher: better recall, slower)."),
+        Setting(name: "ATS_BLOB_MAX_MB", defaultValue: "512", secret: false, summary: "Largest file (CV, attachment, S3 object) in MiB; 413 above, before anything is stored."),
+        Setting(name: "ATS_BLOB_COMPRESS", defaultValue: "true", secret: false, summary: "Compress compressible files (text, RTF, CSV, JSON) with zstd at rest (true/false)."),
+        Setting(name: "ATS_BLOB_GC_GRACE_HOURS", defaultValue: "24", secret: false, summary: "How long an unreferenced file is kept before the garbage collector removes it."),
+        Setting(name: "ATS_PUBLIC_URL", defaultValue: "", secret: false, summary: "Base URL clients reach the server at (https://ats.example.com), for presigned links; empty: the request's Host."),
+        Setting(name: "ATS_PRESIGN_SECONDS", defaultValue: "900", secret: false, summary: "Lifetime of the presigned links the API hands out (at most 604800, 7 days)."),
         Setting(name: "ATS_REFERENCE_DIR", defaultValue: "", secret: false, summary: "Reference data (names, skills taxonomy); found next to the binary when empty."),
+        Setting(name: "ATS_REPLICA_DIR", defaultValue: "", secret: false, summary: "Replicate the database and files continuously to this folder (a mounted disk or network share); empty: off."),
+        Setting(name: "ATS_REPLICA_SYNC_SECONDS", defaultValue: "1", secret: false, summary: "How often new transactions are shipped to the replica (the most work a lost VM can lose)."),
+        Setting(name: "ATS_SNAPSHOT_INTERVAL_MINUTES", defaultValue: "60", secret: false, summary: "How often a full snapshot is written to the replica (restores replay segments from the last one)."),
+        Setting(name: "ATS_REPLICA_SEGMENT_RETENTION_HOURS", defaultValue: "24", secret: false, summary: "How long shipped WAL segments are kept (the point-in-time window)."),
+        Setting(name: "ATS_REPLICA_SNAPSHOT_RETENTION_DAYS", defaultValue: "7", secret: false, summary: "How long snapshots are kept (the newest restorable chain is always kept)."),
+        Setting(name: "ATS_REPLICA_MAX_LAG_SECONDS", defaultValue: "10", secret: false, summary: "/readyz answers 503 when replication (or a standby) lags more than this."),
+        Setting(name: "ATS_REPLICA_VERIFY_INTERVAL_MINUTES", defaultValue: "360", secret: false, summary: "How often the server restores the replica to a temporary folder and compares it with the live database (0: never)."),
+        Setting(name: "ATS_STANDBY_FROM", defaultValue: "", secret: false, summary: "Serve read-only as a warm standby of this replica folder (`ats promote` makes it the primary); empty: not a standby."),
     ]
 
     /// Resolved values and where each came from.
@@ -83,6 +96,12 @@ public struct Configuration: Sendable {
     public var sessionTTLHours: Int { Int(self["ATS_SESSION_TTL_HOURS"]) ?? 12 }
     public var storeReaders: Int { Int(self["ATS_STORE_READERS"]) ?? 8 }
     public var metricsToken: String? { self["ATS_METRICS_TOKEN"].isEmpty ? nil : self["ATS_METRICS_TOKEN"] }
+    public var blobMaxBytes: Int64 { (Int64(self["ATS_BLOB_MAX_MB"]) ?? 512) * 1_048_576 }
+    public var blobCompress: Bool { self["ATS_BLOB_COMPRESS"].lowercased() != "false" }
+    public var blobGraceSeconds: Int { (Int(self["ATS_BLOB_GC_GRACE_HOURS"]) ?? 24) * 3600 }
+    public var publicURL: String? { self["ATS_PUBLIC_URL"].isEmpty ? nil : self["ATS_PUBLIC_URL"] }
+    public var presignSeconds: Int { Int(self["ATS_PRESIGN_SECONDS"]) ?? 900 }
+    public var blobsDirectory: String { (dataDirectory as NSString).appendingPathComponent("blobs") }
     public var referenceDirectory: String? { self["ATS_REFERENCE_DIR"].isEmpty ? nil : self["ATS_REFERENCE_DIR"] }
     public var trustedProxies: Set<String> {
         Set(self["ATS_TRUSTED_PROXIES"].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -108,6 +127,15 @@ public struct Configuration: Sendable {
         }
         try integer("ATS_PORT", 0...65535)
         try integer("ATS_MAX_BODY_BYTES", 1024...1_073_741_824)
+        try integer("ATS_BLOB_MAX_MB", 1...1_048_576)
+        try integer("ATS_BLOB_GC_GRACE_HOURS", 0...8760)
+        try integer("ATS_PRESIGN_SECONDS", 1...604_800)
+        if !["true", "false"].contains(self["ATS_BLOB_COMPRESS"].lowercased()) {
+            throw ConfigurationError("ATS_BLOB_COMPRESS must be true or false")
+        }
+        if let url = publicURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ConfigurationError("ATS_PUBLIC_URL must start with http:// or https://")
+        }
         try integer("ATS_SESSION_TTL_HOURS", 1...8760)
         try integer("ATS_STORE_READERS", 1...64)
         try number("ATS_RATE_LIMIT_RPS")
@@ -148,6 +176,7 @@ public struct Configuration: Sendable {
         guard ["true", "false"].contains(self["ATS_SMTP_STARTTLS"].lowercased()) else {
             throw ConfigurationError("ATS_SMTP_STARTTLS must be true or false, not '\(self["ATS_SMTP_STARTTLS"])'")
         }
+        try validateReplica()
     }
 
     /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,

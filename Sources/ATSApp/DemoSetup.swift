@@ -16,6 +16,8 @@ public struct DemoCredentials: Sendable {
 /// a key that works without piling up new keys.
 public enum DemoSetup {
     static let keyFile = "demo-api-key"
+    /// Demo candidates that get a CV file.
+    static let cvCount = 60
 
     public static func ensure(
         store: any Store, configuration: Configuration, candidates: Int?, seed: UInt64?,
@@ -33,7 +35,15 @@ public enum DemoSetup {
             let started = Date()
             let summary = try await DemoAgency.load(into: store, reference: reference, configuration: demo, progress: progress)
             // Loaded without the change feed: the search index is rebuilt from the store.
-            if let store = store as? SQLiteStore { SearchService.markStale(store.pool) }
+            if let store = store as? SQLiteStore {
+                SearchService.markStale(store.pool)
+                if let organization = try await store.organization(slug: DemoAgency.slug) {
+                    let files = try Appliance.makeFiles(configuration, store: store, served: store, logger: .init(label: "ats.demo"))
+                    let attached = try await DemoCVs.attach(
+                        store: store, files: files.work, organizationID: organization.id, count: min(demo.candidates, Self.cvCount))
+                    progress("Attached \(attached) CV files (PDF and DOCX); jobs extract and parse them.")
+                }
+            }
             progress("Loaded the demo agency in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
         }
         let apiKey = try await demoKey(store: store, configuration: configuration)

@@ -1,3 +1,4 @@
+import ATSBlob
 import ATSCache
 import ATSTelemetry
 import ATSWork
@@ -79,5 +80,22 @@ final class CounterMirror: Sendable {
         }
         let counter = registry.makeCounter(name: name, help: help)
         if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+}
+
+extension ObservabilityMetrics {
+    /// The blob store's files: stored, deduplicated, read (verified), corrupted, deleted.
+    static func blobHook(_ blobs: any BlobStore, registry: PrometheusCollectorRegistry) -> @Sendable () -> Void {
+        let mirror = CounterMirror(registry: registry)
+        return {
+            let figures = blobs.figures
+            mirror.set("ats_blob_stored_total", "New files stored (content not seen before).", figures.stored)
+            mirror.set("ats_blob_stored_bytes_total", "Bytes of the new files stored (before compression).", Int(figures.storedBytes))
+            mirror.set("ats_blob_deduplicated_total", "Uploads whose content was already stored.", figures.deduplicated)
+            mirror.set("ats_blob_reads_total", "Files opened for reading (each verified first).", figures.reads)
+            mirror.set("ats_blob_verifications_total", "Full SHA-256 checks of stored files.", figures.verifications)
+            mirror.set("ats_blob_corrupted_total", "Reads or checks that found a file not matching its checksum (never served).", figures.corrupted)
+            mirror.set("ats_blob_deleted_total", "Files removed (unreferenced, after the grace period).", figures.deleted)
+        }
     }
 }

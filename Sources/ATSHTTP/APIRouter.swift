@@ -13,22 +13,31 @@ import Tracing
 public enum APIRouter {
     /// `tracer` gives every request its server span and the admin view its traces (nil: no
     /// spans). `scrapeHooks` refresh other tiers' figures in `registry` before each `/metrics`.
+    /// `readinessChecks` add not-ready reasons to `/readyz` (nil: ready), e.g. replication lag;
+    /// `middleware` runs inside the gateway's, before every route (e.g. a standby's write gate).
     public static func build(
         store: any Store, configuration: GatewayConfiguration, registry: PrometheusCollectorRegistry,
-        work: WorkDependencies? = nil, tracer: ApplianceTracer? = nil,
-        scrapeHooks: [@Sendable () -> Void] = []
+        work: WorkDependencies? = nil, tracer: ApplianceTracer? = nil, files: FileServices? = nil,
+        scrapeHooks: [@Sendable () -> Void] = [], readinessChecks: [@Sendable () async -> String?] = [],
+        middleware: [any MiddlewareProtocol<Request, Response, ATSRequestContext>] = []
     ) -> Router<ATSRequestContext> {
         let metrics = HTTPMetrics(registry: registry, scrapeHooks: scrapeHooks)
-        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work, traces: tracer)
+        let gateway = Gateway(store: store, configuration: configuration, metrics: metrics, work: work, traces: tracer, files: files)
         let router = Router(context: ATSRequestContext.self)
         // Upload routes and their limits are known before any route is added: the middleware
         // must be in place first, since it applies only to routes added after it.
-        let uploadLimits = ["/api/v1/imports/candidates": ImportOptions.maxUploadBytes]
+        let fileLimit = files.map { Int(clamping: $0.maxBytes) }
+        let uploadLimit: @Sendable (String) -> Int? = { path in
+            // The S3 surface answers its own 413 in S3's XML, which S3 clients parse.
+            if path == "/s3" || path.hasPrefix("/s3/") { return Int.max }
+            return APIRouter.uploadLimit(path: path, fileLimit: fileLimit)
+        }
         router.add(
             middleware: GatewayMiddleware(
                 metrics: metrics, limiter: gateway.limiter, maxBodyBytes: configuration.maxBodyBytes,
-                trustedProxies: configuration.trustedProxies, uploadLimits: uploadLimits,
+                trustedProxies: configuration.trustedProxies, uploadLimit: uploadLimit,
                 tracer: tracer.map { $0 as any Tracer } ?? NoOpTracer()))
+        for extra in middleware { router.add(middleware: extra) }
         let table = RouteTable(router: router, gateway: gateway)
         table.addEntityRoutes()
         table.addWorkflowRoutes()
@@ -39,8 +48,21 @@ public enum APIRouter {
         table.addAnalyticsRoutes()
         table.addTraceRoutes()
         table.addSearchRoutes()
-        table.addOperationalRoutes(metrics: metrics)
+        table.addDocumentRoutes()
+        table.addS3Routes()
+        table.addOperationalRoutes(metrics: metrics, readinessChecks: readinessChecks)
         return router
+    }
+
+    /// The body limit of routes that take more than `ATS_MAX_BODY_BYTES` (uploads), by path;
+    /// nil for every other route. `fileLimit` is the file tier's limit (nil: no file tier).
+    public static func uploadLimit(path: String, fileLimit: Int?) -> Int? {
+        if path == "/api/v1/imports/candidates" { return ImportOptions.maxUploadBytes }
+        guard let fileLimit else { return nil }
+        if path == "/s3" || path.hasPrefix("/s3/") || path.hasPrefix("/files/") { return fileLimit }
+        // Multipart bodies carry a little framing beside the file.
+        if path.hasSuffix("/documents") || path == "/api/v1/candidates/from-cv" { return fileLimit + 65536 }
+        return nil
     }
 
     /// Every documented route as `METHOD /path/{param}`, for tests that compare the router with the document.
@@ -51,7 +73,7 @@ public enum APIRouter {
 }
 
 extension RouteTable {
-    func addOperationalRoutes(metrics: HTTPMetrics) {
+    func addOperationalRoutes(metrics: HTTPMetrics, readinessChecks: [@Sendable () async -> String?] = []) {
         let gateway = self.gateway
         add(
             Operation(
@@ -73,6 +95,11 @@ extension RouteTable {
                         ? "Migrations pending: \(readiness.pendingMigrations.joined(separator: ", "))."
                         : "The store does not answer."
                     throw Problem(.serviceUnavailable, "not-ready", "Not ready", detail: detail, headers: [.retryAfter: "1"])
+                }
+                for check in readinessChecks {
+                    if let reason = await check() {
+                        throw Problem(.serviceUnavailable, "not-ready", "Not ready", detail: reason, headers: [.retryAfter: "1"])
+                    }
                 }
                 return gateway.json(["status": "ready"])
             })

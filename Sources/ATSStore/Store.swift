@@ -267,7 +267,14 @@ public struct StoredDocument: Sendable, Hashable {
 public struct WriteOptions: Sendable, Hashable {
     /// Create or update a candidate even when another has the same email or phone.
     public var allowDuplicate: Bool
-    public init(allowDuplicate: Bool = false) { self.allowDuplicate = allowDuplicate }
+    /// The writer is the appliance itself (the file tier recording a document's file, its text
+    /// and parse): the read-only fields it passes are kept (`null` removes one) instead of being
+    /// reset to their stored values. Never set from a request's input.
+    public var systemFields: Bool
+    public init(allowDuplicate: Bool = false, systemFields: Bool = false) {
+        self.allowDuplicate = allowDuplicate
+        self.systemFields = systemFields
+    }
 }
 
 /// A change to a user; nil fields stay as they are.

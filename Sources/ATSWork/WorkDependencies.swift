@@ -16,12 +16,15 @@ public struct WorkDependencies: Sendable {
     public let tracer: (any Tracer)?
     /// The search tier; nil where the process runs without it (its routes answer 503).
     public let search: SearchService?
+    /// The file tier (blobs, CV parsing); nil where the process runs without it.
+    public let files: FileDependencies?
 
     public init(
         store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger,
-        tracer: (any Tracer)? = nil, search: SearchService? = nil
+        tracer: (any Tracer)? = nil, search: SearchService? = nil, files: FileDependencies? = nil
     ) {
         self.tracer = tracer
+        self.files = files
         self.search = search
         self.store = store
         self.jobs = jobs

@@ -11,8 +11,9 @@ struct ATSCommand: AsyncParsableCommand {
         abstract: "The Emineon ATS appliance: an applicant tracking system for recruiting agencies in one binary.",
         subcommands: [
             Serve.self, Worker.self, Migrate.self, OrgCommand.self, UserCommand.self, TokenCommand.self, JobsCommand.self,
-            ImportCommand.self,
-            Demo.self, ReindexCommand.self, ConfigCommand.self, CacheBenchCommand.self, VectorBenchCommand.self,
+            ImportCommand.self, S3KeyCommand.self,
+            Demo.self, ReindexCommand.self, ConfigCommand.self, CacheBenchCommand.self, VectorBenchCommand.self, CVBenchCommand.self,
+            SnapshotCommand.self, RestoreCommand.self, ReplicasCommand.self, VerifyCommand.self, PromoteCommand.self,
         ]
     )
 }

@@ -12,11 +12,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (ATS_PORT, default 8080; 0 picks a free one).") var port: Int?
     @Flag(help: "Load the demo agency when the data folder has none, and print a login and an admin API key.")
     var demo = false
+    @Option(help: "Replicate the database and files continuously to this folder (ATS_REPLICA_DIR).") var replica: String?
+    @Option(help: "Serve read-only as a warm standby of this replica folder (ATS_STANDBY_FROM); `ats promote` makes it the primary.")
+    var standby: String?
 
     func run() async throws {
-        let configuration = try common.resolve(["ATS_HOST": host, "ATS_PORT": port.map(String.init)])
+        let configuration = try common.resolve([
+            "ATS_HOST": host, "ATS_PORT": port.map(String.init), "ATS_REPLICA_DIR": replica, "ATS_STANDBY_FROM": standby,
+        ])
         bootstrapLogging(configuration)
         let logger = Logger(label: "ats")
+        if Appliance.startsAsStandby(configuration) {
+            if demo { throw ValidationError("--demo cannot load an agency into a standby: its data comes from the primary") }
+            let host = configuration.host
+            let source = configuration.standbySource ?? ""
+            let outcome = try await Appliance.serveStandby(configuration, logger: logger) { port in
+                FileHandle.standardOutput.write(
+                    Data("Emineon ATS standby listening on http://\(host):\(port) (read-only, following \(source))\n".utf8))
+            }
+            guard outcome == .promoted else { return }
+            logger.notice("promoted: serving this data folder as the primary")
+        }
         let store = try Appliance.openStore(configuration, logger: logger, server: true)
         var banner: [String] = []
         if demo {

@@ -1,9 +1,13 @@
 import ATSApp
+import ATSBlob
+import ATSDemo
+import ATSDocuments
 import ATSCache
 import ATSDomain
 import ATSHTTP
 import ATSStore
 import ATSTelemetry
+import ATSWork
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -23,6 +27,8 @@ struct TestAgency {
     let tracer: ApplianceTracer
     /// What the router reads and writes through: `store` behind `cache`.
     let served: CachedStore
+    /// The file tier: blobs in `directory/blobs`, the store as their catalog, 8 MiB files at most.
+    let files: FileServices
     /// keys[org][role]
     var keys: [String: [Role: String]] = [:]
     var users: [String: [Role: User]] = [:]
@@ -45,7 +51,14 @@ struct TestAgency {
         let served = CachedStore(
             base: store, cache: cache, ttl: .seconds(300), tracer: tracer,
             changeMark: { try await store.changeMark() }, logger: logger)
-        var agency = TestAgency(store: store, directory: directory, cache: cache, tracer: tracer, served: served)
+        let blobs = try FileBlobStore(
+            configuration: .init(root: directory.appendingPathComponent("blobs").path), logger: logger)
+        let taxonomy = try ReferenceData.locate().map { try CVTaxonomy(referenceDirectory: $0.path) }
+        let fileWork = FileDependencies(blobs: blobs, catalog: store, maxBytes: 8 << 20, graceSeconds: 3600, taxonomy: taxonomy)
+        let files = FileServices(
+            blobs: blobs, catalog: store, maxBytes: 8 << 20, presignSeconds: 900,
+            ingest: DocumentIngest(store: served, files: fileWork, logger: logger))
+        var agency = TestAgency(store: store, directory: directory, cache: cache, tracer: tracer, served: served, files: files)
         for slug in ["acme", "globex"] {
             _ = try await Administration.createOrganization(store, slug: slug, name: slug.capitalized)
             for role in Role.allCases {
@@ -60,7 +73,7 @@ struct TestAgency {
         }
         let router = APIRouter.build(
             store: served, configuration: GatewayConfiguration(rateLimit: rateLimit, maxBodyBytes: 64 * 1024),
-            registry: agency.registry, tracer: tracer)
+            registry: agency.registry, tracer: tracer, files: files)
         return (agency, router)
     }
 

@@ -370,6 +370,12 @@ if [ "$status" -eq 0 ]; then ok "SIGINT: exit 0"; else fail "SIGINT: exit 0 (sta
 section "cache and observability: traces, metrics, logs, no personal data"
 tally "$("$python" "$here/observability_check.py" "$ats" "$tmp" 2>&1 || true)"
 
+section "files: CV uploads and parsing, presigned links, zips, exports, hostile files"
+tally "$("$python" "$here/files_check.py" "$ats" "$tmp" 2>&1 || true)"
+
+section "S3-compatible endpoint with boto3: keys, objects, listings, presigned URLs, refusals"
+tally "$("$python" "$here/s3_check.py" "$ats" "$tmp" 2>&1 || true)"
+
 section "jobs: kill -9 of a worker mid-run"
 status=0
 ATS_BIN="$ats" "$(dirname "$0")/jobs_kill9.sh" >"$tmp/kill9.log" 2>&1 || status=$?
@@ -378,6 +384,9 @@ if [ "$status" -eq 0 ]; then
 else
     fail "jobs kill -9 proof (status $status)" "$(tail -n 30 "$tmp/kill9.log")"
 fi
+
+section "replica: WAL shipping, restores, flipped bytes, unwritable target, kill -9, standby"
+tally "$("$python" "$here/replica_check.py" "$ats" "$tmp" 2>&1 || true)"
 
 echo
 echo "$passed passed, $failed failed"

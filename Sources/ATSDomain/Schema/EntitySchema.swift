@@ -290,6 +290,7 @@ enum Schemas {
     )
 
     static let documentKinds = ["cv", "cover_letter", "certificate", "attachment", "other"]
+    public static let documentParseStates = ["none", "pending", "parsed", "failed"]
     static let document = EntitySchema(
         kind: .document,
         summary: "A CV or attachment of a candidate: a blob reference plus extracted text.",
@@ -297,10 +298,19 @@ enum Schemas {
             Field("candidateId", .reference(.candidate), required: true),
             Field("kind", .enumeration(documentKinds), default: .string("cv")),
             Field("filename", .string(maxLength: 255), required: true),
-            Field("contentType", .string(maxLength: 100)),
-            Field("sizeBytes", .integer(min: 0, max: 10_000_000_000)),
-            Field("sha256", .string(maxLength: 64)),
-            Field("extractedText", .string(maxLength: 200_000)),
+            // The file's facts are the server's: set from the uploaded bytes, never from input,
+            // so no document can point at a file its organization did not upload.
+            Field("contentType", .string(maxLength: 100), readOnly: true, "Decided from the content, not from the uploader."),
+            Field("sizeBytes", .integer(min: 0, max: 10_000_000_000), readOnly: true),
+            Field("sha256", .string(maxLength: 64), readOnly: true, "The file's SHA-256: its address in the blob store."),
+            Field("extractedText", .string(maxLength: 200_000), readOnly: true),
+            Field(
+                "parseStatus", .enumeration(documentParseStates), readOnly: true,
+                "none (no file, or not a CV), pending, parsed or failed (see parseError)."),
+            Field("parseError", .string(maxLength: 500), readOnly: true, "Why text extraction or parsing failed."),
+            Field(
+                "parsed", .freeform, readOnly: true,
+                "What the CV parser found: fields, per-field confidence (0 to 1), overall confidence, and which candidate fields it filled."),
         ],
         filters: [
             ListFilter("candidate", field: "candidateId", .reference(.candidate)),

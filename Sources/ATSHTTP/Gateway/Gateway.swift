@@ -45,12 +45,16 @@ final class Gateway: Sendable {
     let work: WorkDependencies?
     /// The tracer's memory of recent traces, for the admin view; nil when tracing is not set up.
     let traces: ApplianceTracer?
+    /// The file tier (blobs, their catalog, presigning); nil where the process runs without it
+    /// (its routes answer 503).
+    let files: FileServices?
 
     init(
         store: any Store, configuration: GatewayConfiguration, metrics: HTTPMetrics, work: WorkDependencies? = nil,
-        traces: ApplianceTracer? = nil
+        traces: ApplianceTracer? = nil, files: FileServices? = nil
     ) {
         self.store = store
+        self.files = files
         self.work = work
         self.traces = traces
         self.authenticator = Authenticator(store: store)

@@ -16,8 +16,9 @@ struct GatewayMiddleware: RouterMiddleware {
     let limiter: RateLimiter
     let maxBodyBytes: Int
     let trustedProxies: Set<String>
-    /// Routes that take larger bodies than `maxBodyBytes` (uploads), by path.
-    let uploadLimits: [String: Int]
+    /// Routes that take larger bodies than `maxBodyBytes` (uploads): their limit by path, nil
+    /// for every other route. Uploads that stream to the blob store enforce it again as they read.
+    let uploadLimit: @Sendable (String) -> Int?
     let tracer: any Tracer
 
     func handle(
@@ -49,7 +50,7 @@ struct GatewayMiddleware: RouterMiddleware {
             if let wait = limiter.take("a:" + context.remoteAddress) {
                 throw Problem.tooManyRequests(retryAfter: wait)
             }
-            let limit = uploadLimits[request.uri.path] ?? maxBodyBytes
+            let limit = uploadLimit(request.uri.path) ?? maxBodyBytes
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
                 throw Problem.tooLarge(limit: limit)
             }

@@ -1,3 +1,4 @@
+import ATSBlob
 import ATSDomain
 import ATSJobs
 import ATSStore
@@ -55,11 +56,24 @@ extension RouteTable {
                 summary: "An export's state and progress; `downloadUrl` once the file is ready.", tag: "exports",
                 access: .role(.recruiter), parameters: [idParameter], success: (200, Self.exportStatusSchema, "application/json"),
                 errors: [503]
-            ) { _, context in
+            ) { request, context in
                 let principal = try gateway.principal(context)
                 let id = try gateway.id(context)
                 let job = try await Self.ownJob(id, principal: principal, gateway: gateway) { ExportKind(jobType: $0) != nil }
-                return gateway.json(Self.exportStatus(job))
+                var status = Self.exportStatus(job)
+                if job.state == .completed, let files = gateway.files, let hex = job.result?["blob"]?.stringValue,
+                    let format = (job.result?["format"] ?? job.payload["format"])?.stringValue.flatMap(ExportFormat.init(rawValue:)),
+                    let kind = ExportKind(jobType: job.type)
+                {
+                    // A presigned link: a browser or a script fetches it without the API key.
+                    let name = ExportFiles.downloadName(kind: kind, format: format, jobID: job.id)
+                    let signed = try await files.presign(
+                        method: "GET", path: "/files/\(hex)/\(FileServices.pathSegment(name))",
+                        organizationID: principal.organizationID, request: request)
+                    status["downloadUrl"] = .string(signed.url)
+                    status["downloadExpiresAt"] = .string(signed.expiresAt)
+                }
+                return gateway.json(status)
             })
 
         add(
@@ -68,7 +82,7 @@ extension RouteTable {
                 summary: "The export file (CSV or JSON by the export's format) as an attachment; 409 until it is ready.",
                 tag: "exports", access: .role(.recruiter), parameters: [idParameter],
                 success: (200, .object(["type": "string", "format": "binary"]), "application/octet-stream"), errors: [409, 503]
-            ) { _, context in
+            ) { request, context in
                 let principal = try gateway.principal(context)
                 let id = try gateway.id(context)
                 let job = try await Self.ownJob(id, principal: principal, gateway: gateway) { ExportKind(jobType: $0) != nil }
@@ -80,12 +94,18 @@ extension RouteTable {
                         : "The export is \(job.state.rawValue); poll GET /api/v1/exports/\(job.id) until it is completed."
                     throw Problem.conflict("export-not-ready", detail)
                 }
+                let name = ExportFiles.downloadName(kind: kind, format: format, jobID: job.id)
+                if let hex = job.result?["blob"]?.stringValue, let files = gateway.files, let id = BlobID(hex: hex) {
+                    guard let info = try await files.blobs.info(id) else { throw Problem.notFound("This export's file") }
+                    var response = try await Self.serve(info, name: name, request: request, files: files, head: false)
+                    response.headers[.contentType] = format.contentType
+                    return response
+                }
                 let work = try gateway.requireWork()
                 let path = ExportFiles.path(
                     dataDirectory: work.dataDirectory, organizationID: principal.organizationID, jobID: job.id, format: format)
                 guard FileManager.default.fileExists(atPath: path) else { throw Problem.notFound("This export's file") }
                 let body = try await FileIO().loadFile(path: path, context: context)
-                let name = ExportFiles.downloadName(kind: kind, format: format, jobID: job.id)
                 return Response(
                     status: .ok,
                     headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(name)\""],
@@ -291,7 +311,9 @@ extension RouteTable {
         properties["rows"] = nullableInteger
         properties["bytes"] = nullableInteger
         properties["downloadUrl"] = nullableString
-        return JSONSchema.strict(properties, required: properties.keys.sorted())
+        let required = properties.keys.sorted()
+        properties["downloadExpiresAt"] = JSONSchema.dateTime
+        return JSONSchema.strict(properties, required: required)
     }()
 
     static let importStatusSchema: JSONValue = {

@@ -210,6 +210,55 @@ extension SQLiteStore {
                     """)
         }
 
+        // The file tier's records: S3 keys and objects, blob references of exports and zips,
+        // presigned uploads. Blobs themselves are files (the blob tier); these point at them.
+        migrator.registerMigration("v4-files") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE s3_keys (
+                        access_key_id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                        secret TEXT NOT NULL,
+                        internal INTEGER NOT NULL DEFAULT 0,
+                        label TEXT,
+                        created_at TEXT NOT NULL,
+                        revoked_at TEXT
+                    );
+                    CREATE INDEX s3_keys_org ON s3_keys (org_id);
+                    CREATE TABLE s3_objects (
+                        org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                        key TEXT NOT NULL,
+                        blob TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        md5 TEXT NOT NULL,
+                        content_type TEXT NOT NULL,
+                        modified_at TEXT NOT NULL,
+                        PRIMARY KEY (org_id, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX s3_objects_blob ON s3_objects (blob);
+                    CREATE TABLE blob_refs (
+                        org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                        owner TEXT NOT NULL,
+                        blob TEXT NOT NULL,
+                        expires_at TEXT,
+                        PRIMARY KEY (org_id, owner, blob)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX blob_refs_blob ON blob_refs (blob);
+                    CREATE TABLE uploads (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+                        candidate_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        filename TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        expires_at TEXT NOT NULL,
+                        document_id TEXT
+                    );
+                    CREATE INDEX documents_blob ON documents (json_extract(doc, '$.sha256'))
+                        WHERE json_extract(doc, '$.sha256') IS NOT NULL;
+                    """)
+        }
+
         return migrator
     }
 }

@@ -31,6 +31,10 @@ extension SQLiteStore {
         let schema = EntitySchema.of(kind)
         // Read-only fields are the store's: the caller's values never win.
         for field in schema.fields where field.readOnly {
+            if options.systemFields, let value = fields[field.name] {
+                if value.isNull { fields[field.name] = nil }
+                continue
+            }
             fields[field.name] = old?.fields[field.name]
         }
 

@@ -69,6 +69,9 @@ public final class SQLiteStore: Store {
             if !readOnly {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
+            // Checkpoints belong to the server (the replicator ships every WAL frame before it may
+            // be checkpointed away; without a replica a plain checkpointer runs), in every process.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {

@@ -170,6 +170,9 @@ public enum ExportFiles {
         "\(dataDirectory)/exports/\(organizationID)"
     }
 
+    /// How long an export stays downloadable once it is in the blob store: a week.
+    public static let retention: TimeInterval = 7 * 86_400
+
     /// The name a browser saves the file under.
     public static func downloadName(kind: ExportKind, format: ExportFormat, jobID: String) -> String {
         "\(kind.rawValue)-\(jobID.lowercased()).\(format.fileExtension)"
@@ -315,11 +318,22 @@ struct ExportHandler: JobHandler {
             let percent = 95 * (1 - 1 / (1 + Double(rows) / 2000))
             return await context.progress(percent, "\(rows) rows written")
         }
-        await context.progress(100, "\(result.rows) rows written")
-        return [
+        var output: JSONObject = [
             "kind": .string(kind.rawValue), "format": .string(request.format.rawValue), "rows": .int(Int64(result.rows)),
             "bytes": .int(Int64(result.bytes)),
             "filename": .string(ExportFiles.downloadName(kind: kind, format: request.format, jobID: job.id)),
         ]
+        if let files = dependencies.files {
+            // The file tier keeps the export (deduplicated, verified, replicated) for a week,
+            // and hands it out through presigned links; the working file goes.
+            let info = try await files.blobs.put(FileChunks(path: path), limit: .max)
+            try await files.catalog.addBlobReference(
+                organizationID: organizationID, blob: info.id.hex, owner: "export:\(job.id)",
+                expiresAt: Timestamp.format(Date().addingTimeInterval(ExportFiles.retention)))
+            try? FileManager.default.removeItem(atPath: path)
+            output["blob"] = .string(info.id.hex)
+        }
+        await context.progress(100, "\(result.rows) rows written")
+        return output
     }
 }

@@ -39,7 +39,7 @@ public struct SearchDocuments: Sendable {
     }
 
     /// A candidate with the jobs it applied to and the stage of each application.
-    public func candidate(_ record: Record, organizationID: String, applications: [Record]) -> SearchDocument {
+    public func candidate(_ record: Record, organizationID: String, applications: [Record], cvText: String? = nil) -> SearchDocument {
         let f = record.fields
         let name = [f.searchText("firstName"), f.searchText("lastName")].compactMap { $0 }.joined(separator: " ")
         var skills: [String] = []
@@ -53,7 +53,7 @@ public struct SearchDocuments: Sendable {
             .joined(separator: " · ").nilIfEmpty
         fields["skills"] = skills.isEmpty ? nil : (skills + canonicalSkills).joined(separator: ", ")
         fields["summary"] = f.searchText("summary")
-        fields["cv"] = f.searchText("cvText")
+        fields["cv"] = cvText
         let preferences = f["preferences"]?.objectValue ?? [:]
         return SearchDocument(
             kind: .candidate, organizationID: organizationID, id: record.id, fields: fields.compactMapValues { $0 },

@@ -101,7 +101,7 @@ extension SearchService {
                 guard let kind = EntityKind(auditEntity: change.entity) else { continue }
                 if let searchKind = SearchDocuments.searchKind(kind) {
                     touched[change.organizationID, default: [:]][searchKind, default: []].insert(change.entityID)
-                } else if kind == .application, let candidate = change.candidateID {
+                } else if kind == .application || kind == .document, let candidate = change.candidateID {
                     touched[change.organizationID, default: [:]][.candidate, default: []].insert(candidate)
                 }
             }
@@ -161,12 +161,29 @@ extension SearchService {
                     query: ListQuery(equals: ["candidateId": record.id], page: PageRequest(limit: PageRequest.maxLimit)))
                 applications = Self.records(page.items, kind: .application)
             }
-            return documents.candidate(record, organizationID: organizationID, applications: applications)
+            return documents.candidate(
+                record, organizationID: organizationID, applications: applications,
+                cvText: try await cvText(candidateID: record.id, organizationID: organizationID))
         case .job:
             return documents.job(record, organizationID: organizationID)
         case .client:
             return documents.client(record, organizationID: organizationID)
         }
+    }
+
+    /// The text extracted from a candidate's CVs (newest first, bounded), searchable at the
+    /// lowest weight: a skill named only in the CV still finds the person.
+    func cvText(candidateID: String, organizationID: String) async throws -> String? {
+        let page = try await store.list(
+            .document, organizationID: organizationID,
+            query: ListQuery(equals: ["candidateId": candidateID, "kind": "cv"], page: PageRequest(limit: 5)))
+        var text = ""
+        for document in Self.records(page.items, kind: .document).reversed() {
+            guard let extracted = document.fields["extractedText"]?.stringValue, !extracted.isEmpty else { continue }
+            text += (text.isEmpty ? "" : "\n") + extracted
+            if text.utf8.count > 100_000 { break }
+        }
+        return text.isEmpty ? nil : text
     }
 
     static func records(_ items: [StoredDocument], kind: EntityKind) -> [ATSStore.Record] {
