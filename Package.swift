@@ -125,7 +125,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            // Optimized in debug builds too: WAL checksums and page copies run per frame, and the
+            // integration tests (debug binary) hold replication to its one-second loss window.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         // The job tier: the `JobQueue` protocol, `SQLiteJobQueue` in the store's database, the runner.
         .target(

@@ -161,14 +161,16 @@ struct ReviewFixTests {
         try run(&workload, on: live.pool, count: 5)
         #expect(await replicator.sync())
         try run(&workload, on: live.pool, count: 2)
-        target.slowPuts(".snapshot", .milliseconds(1500))
+        // Generous times: the image of this small database is built long before the slow put
+        // ends, even on a loaded 2-core machine running every suite at once.
+        target.slowPuts(".snapshot", .milliseconds(6000))
         let snapshot = Task { try await replicator.snapshotNow() }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(2000))
         let before = replicator.status.shippedTxn
         try run(&workload, on: live.pool, count: 3)
         let started = ContinuousClock.now
         #expect(await replicator.sync())
-        #expect(ContinuousClock.now - started < .milliseconds(800), "the sync did not wait for the snapshot")
+        #expect(ContinuousClock.now - started < .milliseconds(3000), "the sync did not wait for the snapshot")
         #expect(replicator.status.shippedTxn == before + 3)
         #expect(replicator.status.lagSeconds == 0)
         let info = try await snapshot.value

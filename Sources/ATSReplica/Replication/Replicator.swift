@@ -184,10 +184,17 @@ public actor Replicator: Service {
     /// Syncs every `syncInterval` until graceful shutdown, then ships what is left and stops.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            // A fixed rate, not a pause after each sync: a commit waits at most one interval
+            // (plus its own shipping) to reach the target, so the loss window is the interval.
+            let clock = ContinuousClock()
+            var next = clock.now
             while !Task.isCancelled {
                 await self.tick()
+                next = next.advanced(by: self.configuration.syncInterval)
+                // A sync longer than the interval starts the next one at once, without a backlog.
+                if next < clock.now { next = clock.now }
                 do {
-                    try await Task.sleep(for: self.configuration.syncInterval)
+                    try await Task.sleep(until: next, clock: clock)
                 } catch {
                     break
                 }
