@@ -41,13 +41,16 @@ test:
 	$(MAKE) --no-print-directory test-integration || status=1; \
 	exit $$status
 
-# The CPU-heavy suites (vector index builds, the relevance set) run after the others, so
-# they do not starve the timing-sensitive ones on a 2-core machine.
+# The CPU-heavy suites (vector index builds, the relevance set) run after the others, and the
+# suites that measure time (exporter intervals, HTTP and SMTP timeouts) run on their own first,
+# so nothing starves them on a 2-core machine.
 HEAVY_TESTS := ATSVectorTests|SearchRelevanceTests|BlobStoreConformanceTests
+TIMING_TESTS := ATSTelemetryTests|EmailDeliveryTests
 
 test-unit:
 	@status=0; \
-	$(SWIFT) test --skip-build --skip '$(HEAVY_TESTS)' || status=1; \
+	$(SWIFT) test --skip-build --filter '$(TIMING_TESTS)' || status=1; \
+	$(SWIFT) test --skip-build --skip '$(HEAVY_TESTS)|$(TIMING_TESTS)' || status=1; \
 	$(SWIFT) test --skip-build --filter '$(HEAVY_TESTS)' || status=1; \
 	exit $$status
 

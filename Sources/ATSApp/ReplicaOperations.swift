@@ -19,6 +19,18 @@ public struct ReplicaCommandResult: Sendable {
 /// `ats promote`. Snapshot, verify and promote go to the server that owns the data folder when
 /// one runs (`ReplicaControl`); otherwise they run here.
 extension Appliance {
+    /// With no server on the folder: the replica `--replica DIR` (or `ATS_REPLICA_DIR`) names,
+    /// and the lock that keeps a server from starting (and checkpointing) meanwhile.
+    static func localReplica(
+        _ configuration: Configuration, control: ReplicaControl
+    ) throws -> (target: any ReplicaTarget, lock: ReplicaControlLock) {
+        guard let directory = configuration.replicaDirectory else {
+            throw ReplicaControlError("no replica: pass --replica DIR or set ATS_REPLICA_DIR")
+        }
+        let target = try replicaTarget(directory, setting: "--replica")
+        return (target, try control.lock(exclusive: true))
+    }
+
     /// `ats snapshot`: through the replicating server, or one-shot when no server runs.
     public static func snapshotCommand(
         _ configuration: Configuration, timeout: Duration, logger: Logger, progress: @escaping @Sendable (String) -> Void
@@ -32,12 +44,7 @@ extension Appliance {
             throw ReplicaControlError(
                 "a server without replication runs on this data folder: restart it with --replica DIR (or ATS_REPLICA_DIR) to take snapshots")
         case .none:
-            guard let directory = configuration.replicaDirectory else {
-                throw ReplicaControlError("no replica: pass --replica DIR or set ATS_REPLICA_DIR")
-            }
-            let target = try replicaTarget(directory, setting: "--replica")
-            // Holding the lock keeps a server from starting (and checkpointing) meanwhile.
-            let lock = try control.lock(exclusive: true)
+            let (target, lock) = try localReplica(configuration, control: control)
             defer { withExtendedLifetime(lock) {} }
             let store = try openStore(configuration, logger: logger)
             let replicator = Replicator(
@@ -63,11 +70,7 @@ extension Appliance {
             throw ReplicaControlError(
                 "a server without replication runs on this data folder (it checkpoints the database, so nothing can be compared); stop it or restart it with --replica DIR")
         case .none:
-            guard let directory = configuration.replicaDirectory else {
-                throw ReplicaControlError("no replica: pass --replica DIR or set ATS_REPLICA_DIR")
-            }
-            let target = try replicaTarget(directory, setting: "--replica")
-            let lock = try control.lock(exclusive: true)
+            let (target, lock) = try localReplica(configuration, control: control)
             defer { withExtendedLifetime(lock) {} }
             let store = try SQLiteStore(
                 path: configuration.databasePath, configuration: .init(readers: 2, readOnly: true), logger: logger)

@@ -41,7 +41,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks  # noqa: E402
-from checks import Client, report  # noqa: E402
+from checks import Client, free_port, report  # noqa: E402
 
 ATS = os.path.abspath(sys.argv[1])
 AS_NOBODY = os.geteuid() == 0
@@ -81,12 +80,6 @@ def mkdir(p):
     if AS_NOBODY:
         os.chown(p, 65534, 65534)
     return p
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(data, **extra):

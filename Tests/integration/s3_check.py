@@ -25,7 +25,6 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,19 +36,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import checks
-from checks import report
+from checks import free_port, report, run
 
 LIMIT = 1024 * 1024
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(ats, *args, env):
-    return subprocess.run([ats, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def fetch(url, method="GET", data=None, headers=None):

@@ -316,11 +316,11 @@ extension RouteTable {
     }
 
     /// The last path component, without control characters, at most 255 characters.
-    static func safeFilename(_ raw: String) -> String {
+    static func safeFilename(_ raw: String, fallback: String = "upload") -> String {
         let last = raw.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
         let cleaned = String(last.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
             .trimmingCharacters(in: .whitespaces)
-        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "upload" : String(cleaned.prefix(255))
+        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? fallback : String(cleaned.prefix(255))
     }
 
     /// A file whose content is not what its name or declared type says answers 415: a PDF

@@ -111,7 +111,7 @@ extension RouteTable {
         var headers: HTTPFields = [
             .eTag: etag, .acceptRanges: "bytes", .contentType: info.contentType,
             .contentDisposition: FileServices.contentDisposition(name), .cacheControl: "private, max-age=300",
-            .lastModified: Self.httpDate(info.modified), HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+            .lastModified: HTTPDate.format(info.modified), HTTPField.Name("X-Content-Type-Options")!: "nosniff",
         ]
         if let match = request.headers[.ifNoneMatch],
             match.split(separator: ",").contains(where: { let tag = $0.trimmingCharacters(in: .whitespaces); return tag == etag || tag == "*" || tag == "W/" + etag })
@@ -143,18 +143,6 @@ extension RouteTable {
             throw Self.problem(error, limit: files.maxBytes)
         }
         return Response(status: status, headers: headers, body: ResponseBody(asyncSequence: BlobBuffers(reader: reader)))
-    }
-
-    /// `Sun, 29 Nov 2026 21:55:00 GMT` (RFC 9110's IMF-fixdate), without a formatter per request.
-    static func httpDate(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }
 

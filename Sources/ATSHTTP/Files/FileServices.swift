@@ -107,9 +107,7 @@ public struct FileServices: Sendable {
     /// `attachment; filename="cv.pdf"; filename*=UTF-8''...`: an ASCII fallback without quotes,
     /// slashes or control characters, and the exact name percent-encoded for browsers that read it.
     static func contentDisposition(_ filename: String, inline: Bool = false) -> String {
-        let base = (filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? "")
-            .filter { !$0.isNewline && $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F } }
-        let name = base.isEmpty || base == "." || base == ".." ? "download" : String(base.prefix(200))
+        let name = String(RouteTable.safeFilename(filename, fallback: "download").prefix(200))
         let ascii = String(
             name.unicodeScalars.map { scalar -> Character in
                 let allowed = (scalar.value >= 0x20 && scalar.value < 0x7F) && !"\"\\;%".unicodeScalars.contains(scalar)
@@ -125,8 +123,7 @@ public struct FileServices: Sendable {
     static func pathSegment(_ filename: String) -> String {
         var unreserved = CharacterSet.alphanumerics
         unreserved.insert(charactersIn: "-._~")
-        let cleaned = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? "download"
-        let name = cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "download" : String(cleaned.prefix(200))
+        let name = String(RouteTable.safeFilename(filename, fallback: "download").prefix(200))
         return name.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "download"
     }
 }

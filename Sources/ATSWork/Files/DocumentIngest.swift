@@ -109,7 +109,7 @@ public struct DocumentIngest: Sendable {
     /// Writes the parsed values into the candidate's empty fields. A parsed email or phone that
     /// another candidate has is left out and reported as a duplicate instead.
     public func fill(candidateID: String, organizationID: String, from parsed: ParsedCV) async throws -> Filled {
-        let values = Self.candidateFields(parsed)
+        let values = parsed.candidateFields
         var filled = Filled()
         var skip: Set<String> = []
         for _ in 0..<3 {
@@ -119,10 +119,9 @@ public struct DocumentIngest: Sendable {
                 _ = try await store.update(
                     .candidate, organizationID: organizationID, id: candidateID, actor: Self.actor, options: WriteOptions()
                 ) { current in
+                    // The parse's own rule: empty fields only, values of confidence 0.5 or more.
                     var patch: JSONObject = [:]
-                    for (name, value) in values where !skip.contains(name) && Self.isEmpty(current.fields[name]) {
-                        patch[name] = value
-                    }
+                    for name in parsed.filling(current.fields).filled where !skip.contains(name) { patch[name] = values[name] }
                     names.withLock { $0 = patch.keys.sorted() }
                     return try EntitySchema.of(.candidate).validatePatch(patch, onto: current.fields)
                 }
@@ -133,9 +132,9 @@ public struct DocumentIngest: Sendable {
                 skip.formUnion(["email", "phone"])
             } catch let error as StoreError where error.code == .notFound {
                 return filled
-            } catch is ValidationError {
-                // A parsed value the schema refuses (an odd phone number): keep the sure ones.
-                skip.formUnion(values.keys.filter { !["currentTitle", "currentLocation", "experienceYears"].contains($0) && !Self.listFields.contains($0) })
+            } catch let error as ValidationError {
+                // A parsed value the schema refuses (an odd phone number) is left out; the rest stays.
+                skip.formUnion(error.errors.map { String($0.field.split(separator: ".").first ?? "") })
             }
         }
         return filled
@@ -145,20 +144,6 @@ public struct DocumentIngest: Sendable {
     /// `minimumConfidence` (a guessed name is not written over nothing by a 0.3 guess).
     public static func candidateFields(_ parsed: ParsedCV, minimumConfidence: Double = 0.5) -> JSONObject {
         parsed.candidateFields.filter { (parsed.confidence[$0.key] ?? 0) >= minimumConfidence }
-    }
-
-    static let listFields: Set<String> = [
-        "technicalSkills", "programmingLanguages", "frameworks", "toolsAndPlatforms", "methodologies", "softSkills", "spokenLanguages",
-        "education",
-    ]
-
-    static func isEmpty(_ value: JSONValue?) -> Bool {
-        switch value {
-        case nil, .null?: true
-        case .string(let text)?: text.trimmingCharacters(in: .whitespaces).isEmpty
-        case .array(let items)?: items.isEmpty
-        default: false
-        }
     }
 
     /// The schema's bound on stored text.
