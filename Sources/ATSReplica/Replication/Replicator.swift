@@ -240,17 +240,26 @@ public actor Replicator: Service {
     /// while it is compressed and put.
     @discardableResult
     public func snapshotNow() async throws -> SnapshotInfo {
-        let step: SnapshotStep = try await exclusivelyThrowing {
-            await self.syncLocked(scheduled: false)
-            if self.generation == nil {
-                if let info = try await self.startGeneration(reason: "snapshot requested") { return .done(info) }
-                throw ReplicaError(.unavailable, self.status.lastError ?? "cannot start a generation")
+        // A busy server can restart its WAL while the image is read (after a full checkpoint):
+        // the read notices and stops, and the next attempt syncs past the restart first.
+        var attempt = 0
+        while true {
+            do {
+                let step: SnapshotStep = try await exclusivelyThrowing {
+                    await self.syncLocked(scheduled: false)
+                    if self.generation == nil {
+                        if let info = try await self.startGeneration(reason: "snapshot requested") { return .done(info) }
+                        throw ReplicaError(.unavailable, self.status.lastError ?? "cannot start a generation")
+                    }
+                    return try await self.beginSnapshot()
+                }
+                switch step {
+                case .done(let info): return info
+                case .upload(let job): return try await finishSnapshot(job)
+                }
+            } catch is WALChanged where attempt < 5 {
+                attempt += 1
             }
-            return try await self.beginSnapshot()
-        }
-        switch step {
-        case .done(let info): return info
-        case .upload(let job): return try await finishSnapshot(job)
         }
     }
 
