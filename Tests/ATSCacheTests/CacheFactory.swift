@@ -89,7 +89,7 @@ struct LoaderFailure: Error, Equatable {}
 
 /// Polls until `condition` holds or `timeout` passes; true when it held.
 func eventually(
-    timeout: Duration = .seconds(5), every: Duration = .milliseconds(2), _ condition: () async throws -> Bool
+    timeout: Duration = .seconds(30), every: Duration = .milliseconds(2), _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while ContinuousClock.now < deadline {
