@@ -45,7 +45,7 @@ test:
 # suites that measure time (exporter intervals, HTTP and SMTP timeouts) run on their own first,
 # so nothing starves them on a 2-core machine.
 HEAVY_TESTS := ATSVectorTests|SearchRelevanceTests|BlobStoreConformanceTests
-TIMING_TESTS := ATSTelemetryTests|EmailDeliveryTests
+TIMING_TESTS := ATSTelemetryTests|EmailDeliveryTests|TextExtractorTests|ATSCacheTests
 
 test-unit:
 	@status=0; \
