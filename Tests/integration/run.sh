@@ -70,6 +70,18 @@ tally() {
     failed=$((failed + n))
 }
 
+# check_script SCRIPT ARG...: runs a Python check and tallies its lines; a script that exits
+# non-zero without a FAIL line (it crashed) counts as one failure.
+check_script() {
+    local script="$1" output status=0
+    shift
+    output="$("$python" "$script" "$@" 2>&1)" || status=$?
+    tally "$output"
+    if [ "$status" -ne 0 ] && ! grep -q '^FAIL - ' <<<"$output"; then
+        fail "$(basename "$script") exited $status without a FAIL line"
+    fi
+}
+
 free_port() {
     "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -387,6 +399,19 @@ fi
 
 section "replica: WAL shipping, restores, flipped bytes, unwritable target, kill -9, standby"
 tally "$("$python" "$here/replica_check.py" "$ats" "$tmp" 2>&1 || true)"
+
+# Each hostile_*.py is one area of the hostile-client suite (tenancy oracles, oversized and
+# slow requests, a full disk, roles and small gaps, matching under load): each starts and
+# stops its own servers.
+for script in "$here"/hostile_*.py; do
+    [ -e "$script" ] || continue
+    name="$(basename "$script" .py)"
+    section "hostile clients: ${name#hostile_}"
+    check_script "$script" "$ats" "$tmp"
+done
+
+section "search relevance on the binary: planted profiles among 1,500 generated candidates"
+check_script "$here/relevance_check.py" "$ats" "$tmp"
 
 echo
 echo "$passed passed, $failed failed"
