@@ -40,7 +40,8 @@ public enum Appliance {
             maxBodyBytes: configuration.maxBodyBytes,
             sessionTTL: .seconds(configuration.sessionTTLHours * 3600),
             metricsToken: configuration.metricsToken,
-            trustedProxies: configuration.trustedProxies)
+            trustedProxies: configuration.trustedProxies,
+            metricsPublic: configuration.metricsPublic)
     }
 
     /// The tracer the configuration asks for: sampled at `ATS_TRACE_SAMPLE` (0: spans that
@@ -87,6 +88,8 @@ public enum Appliance {
         if let tracer { hooks.append(ObservabilityMetrics.traceHook(tracer, registry: registry)) }
         if let search = work?.search { hooks.append(ObservabilityMetrics.searchHook(search, registry: registry)) }
         if let files { hooks.append(ObservabilityMetrics.blobHook(files.blobs, registry: registry)) }
+        let connections = ConnectionGuard(configuration: configuration.connectionGuard, registry: registry)
+        hooks.append { connections.refreshMetrics() }
         let router = APIRouter.build(
             store: store, configuration: gatewayConfiguration(configuration), registry: registry, work: work,
             tracer: tracer, files: files, scrapeHooks: hooks + scrapeHooks, readinessChecks: readinessChecks,
@@ -96,9 +99,14 @@ public enum Appliance {
         // `Expect: 100-continue` (S3 clients send it on every PUT) is answered at once, or
         // refused with the final 413 when the declared body is over the route's limit.
         let expect: ExpectContinueHandler.Limit = { path in APIRouter.uploadLimit(path: path, fileLimit: fileLimit) ?? maxBody }
+        // Each connection's guard comes first, next to the codec: it sees every request part
+        // and every parse error before anything else does (caps, timeouts, problem answers).
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler(limit: expect)])),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [connections.makeHandler(), ExpectContinueHandler(limit: expect)],
+                    httpDecoderConfiguration: connections.decoderConfiguration)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ats"),
             services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
@@ -110,6 +118,7 @@ public enum Appliance {
         _ configuration: Configuration, store: SQLiteStore, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        raiseFileLimit(logger: logger)
         let registry = PrometheusCollectorRegistry()
         // Replication (or the plain checkpointer: the server owns checkpoints either way).
         let replica = try replicaComposition(configuration, store: store, registry: registry, logger: logger)
@@ -140,5 +149,19 @@ public enum Appliance {
             readinessChecks: replica.readinessChecks, onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         withExtendedLifetime(replica.lock) {}
+    }
+
+    /// Raises the soft limit on open files to the hard limit: every connection holds one, and
+    /// the default soft limit (often 1024) is far below the connection caps.
+    static func raiseFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.info("raised the open-file limit", metadata: ["from": "\(before)", "to": "\(limit.rlim_max)"])
+        } else {
+            logger.warning("could not raise the open-file limit", metadata: ["limit": "\(before)"])
+        }
     }
 }

@@ -61,6 +61,12 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_REPLICA_MAX_LAG_SECONDS", defaultValue: "10", secret: false, summary: "/readyz answers 503 when replication (or a standby) lags more than this."),
         Setting(name: "ATS_REPLICA_VERIFY_INTERVAL_MINUTES", defaultValue: "360", secret: false, summary: "How often the server restores the replica to a temporary folder and compares it with the live database (0: never)."),
         Setting(name: "ATS_STANDBY_FROM", defaultValue: "", secret: false, summary: "Serve read-only as a warm standby of this replica folder (`ats promote` makes it the primary); empty: not a standby."),
+        Setting(name: "ATS_HEADER_TIMEOUT_SECONDS", defaultValue: "30", secret: false, summary: "Time a client has to send a complete request head, from the connection's start or a request's first byte (408, then closed)."),
+        Setting(name: "ATS_IDLE_TIMEOUT_SECONDS", defaultValue: "60", secret: false, summary: "A kept-alive connection with no request started is closed after this long."),
+        Setting(name: "ATS_BODY_TIMEOUT_SECONDS", defaultValue: "60", secret: false, summary: "A request body that stops arriving for this long fails (408, then closed)."),
+        Setting(name: "ATS_MAX_CONNECTIONS", defaultValue: "10000", secret: false, summary: "Connections open at once; beyond: 503 with Retry-After, then closed."),
+        Setting(name: "ATS_MAX_CONNECTIONS_PER_IP", defaultValue: "256", secret: false, summary: "Connections open at once from one client address (not loopback, not ATS_TRUSTED_PROXIES); beyond: 503."),
+        Setting(name: "ATS_METRICS_PUBLIC", defaultValue: "false", secret: false, summary: "Without ATS_METRICS_TOKEN, /metrics answers only loopback peers that sent no X-Forwarded-For; true: anyone."),
     ]
 
     /// Resolved values and where each came from.
@@ -177,6 +183,7 @@ public struct Configuration: Sendable {
             throw ConfigurationError("ATS_SMTP_STARTTLS must be true or false, not '\(self["ATS_SMTP_STARTTLS"])'")
         }
         try validateReplica()
+        try validateEdge()
     }
 
     /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,

@@ -3,6 +3,7 @@ import ATSStore
 import ATSTelemetry
 import ATSWork
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Prometheus
@@ -106,13 +107,9 @@ extension RouteTable {
         add(
             Operation(
                 method: .get, path: "/metrics", operationID: "metrics", summary: "Prometheus text exposition.",
-                tag: "operations", access: .open, success: (200, JSONSchema.string, "text/plain"), errors: [401]
-            ) { request, _ in
-                if let token = gateway.configuration.metricsToken,
-                    request.headers[.authorization] != "Bearer \(token)"
-                {
-                    throw Problem.unauthorized
-                }
+                tag: "operations", access: .open, success: (200, JSONSchema.string, "text/plain"), errors: [401, 403]
+            ) { request, context in
+                try Self.checkMetricsAccess(request, context: context, configuration: gateway.configuration)
                 let bytes = metrics.render(store: gateway.store.figures)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -137,4 +134,33 @@ extension RouteTable {
 /// Holds the rendered document; written once during router construction, before serving.
 final class DocumentBox: @unchecked Sendable {
     var text = "{}"
+}
+
+extension RouteTable {
+    /// `/metrics` names routes, volumes and internals: with a token configured it needs the
+    /// token; without one, only this machine may read it (a loopback peer that is not a local
+    /// proxy forwarding someone else), unless `ATS_METRICS_PUBLIC` opens it.
+    static func checkMetricsAccess(_ request: Request, context: ATSRequestContext, configuration: GatewayConfiguration) throws {
+        if let token = configuration.metricsToken {
+            guard let header = request.headers[.authorization], Self.constantTimeEquals(header, "Bearer \(token)") else {
+                throw Problem.unauthorized
+            }
+            return
+        }
+        if configuration.metricsPublic { return }
+        let forwarded = request.headers[.xForwardedFor] != nil || request.headers[HTTPField.Name("Forwarded")!] != nil
+        guard !forwarded, ConnectionGuard.isLoopback(context.remoteAddress) else {
+            throw Problem.forbidden(
+                "Metrics answer only this machine; set ATS_METRICS_TOKEN to read them from elsewhere with a bearer token.")
+        }
+    }
+
+    /// Compares secrets without an early exit that would time the first difference.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
 }

@@ -145,7 +145,10 @@ struct GatewayTests {
         try await withAgency { agency, client in
             let ids = try await seedPipeline(client, key: agency.key())
             _ = try await client.call(.get, "/api/v1/candidates/\(ids.candidate)", key: agency.key())
-            let text = try await client.call(.get, "/metrics", key: nil).text
+            // The test client has no address; /metrics answers loopback peers only.
+            #expect(try await client.call(.get, "/metrics", key: nil).status == .forbidden)
+            let scraper = APIRouter.build(store: agency.served, configuration: GatewayConfiguration(), registry: agency.registry)
+            let text = try await EdgeRouterTests.send(scraper, .get, "/metrics", peer: "127.0.0.1").text
             #expect(text.contains("ats_http_requests_total{route=\"/api/v1/candidates/{id}\",method=\"GET\",status=\"200\"}"))
             #expect(text.contains("ats_http_request_duration_seconds_bucket"))
             #expect(text.contains("ats_store_readers"))

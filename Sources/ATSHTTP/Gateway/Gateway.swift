@@ -20,12 +20,17 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// Peers (a reverse proxy on the VM) whose `X-Forwarded-For` names the real client, for
     /// the per-address rate limit. Empty: the TCP peer is the client.
     public var trustedProxies: Set<String>
+    /// Without `metricsToken`, `/metrics` answers only loopback peers that sent no
+    /// `X-Forwarded-For` (a proxy on the VM forwards outside callers), unless this is true.
+    public var metricsPublic: Bool
 
     public init(
         rateLimit: RateLimiter.Configuration = .init(), maxBodyBytes: Int = 1_048_576,
-        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = []
+        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = [],
+        metricsPublic: Bool = false
     ) {
         self.trustedProxies = trustedProxies
+        self.metricsPublic = metricsPublic
         self.rateLimit = rateLimit
         self.maxBodyBytes = maxBodyBytes
         self.sessionTTL = sessionTTL
@@ -107,6 +112,9 @@ final class Gateway: Sendable {
         do {
             return try await request.body.collect(upTo: configuration.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw Problem.tooLarge(limit: configuration.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no length to check up front: it fails here, past the limit.
             throw Problem.tooLarge(limit: configuration.maxBodyBytes)
         }
     }

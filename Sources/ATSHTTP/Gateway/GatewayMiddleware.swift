@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 import Tracing
 
@@ -117,6 +118,14 @@ struct GatewayMiddleware: RouterMiddleware {
             return Problem.from(error)
         case let error as ValidationError:
             return Problem.validation(error.errors)
+        case is NIOTooManyBytesError:
+            // A body read with a limit (a chunked one: no Content-Length was checked up front).
+            return Problem.tooLarge(limit: maxBodyBytes)
+        case is RequestBodyTimeout:
+            return Problem(.requestTimeout, "body-timeout", "Request timeout", detail: "The request body stopped arriving.")
+        case let error where ConnectionGuardHandler.isParseError(error):
+            // The parser rejected the body (a bad chunk): the client's fault, not ours.
+            return Problem.malformedRequest
         case let error as HTTPError:
             switch error.status {
             case .notFound:

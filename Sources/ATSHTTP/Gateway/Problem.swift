@@ -36,19 +36,25 @@ public struct Problem: HTTPResponseError, Sendable {
     }
 
     func makeResponse(instance: String, requestID: String?) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: document(instance: instance, requestID: requestID))))
+    }
+
+    /// The JSON document; `instance` is nil where no request path can be trusted (a request
+    /// the parser rejected).
+    func document(instance: String?, requestID: String?) -> String {
         var doc: JSONObject = extra
         doc["type"] = .string(type)
         doc["title"] = .string(title)
         doc["status"] = .int(Int64(status.code))
         doc["detail"] = .string(detail)
-        doc["instance"] = .string(instance)
+        if let instance { doc["instance"] = .string(instance) }
         if let requestID, !requestID.isEmpty { doc["requestId"] = .string(requestID) }
         if !errors.isEmpty {
             doc["errors"] = .array(errors.map { .object(["field": .string($0.field), "message": .string($0.message)]) })
         }
-        var fields = headers
-        fields[.contentType] = "application/problem+json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: JSONCoding.encode(doc))))
+        return JSONCoding.encode(doc)
     }
 }
 

@@ -156,6 +156,12 @@ struct S3Endpoint: Sendable {
             return S3Error(.serviceUnavailable, "ServiceUnavailable", "The database is busy; retry shortly.", headers: [.retryAfter: "1"])
         case let error as HTTPError where error.status == .contentTooLarge:
             return .entityTooLarge(limit: 0, proposed: nil)
+        case is NIOTooManyBytesError:
+            return .entityTooLarge(limit: 0, proposed: nil)
+        case is RequestBodyTimeout:
+            return S3Error(.badRequest, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.")
+        case let error where ConnectionGuardHandler.isParseError(error):
+            return S3Error(.badRequest, "IncompleteBody", "The request body is not valid HTTP/1.1 framing.")
         default:
             logger.error("unhandled S3 error", metadata: ["error_type": "\(type(of: error))"])
             return .internalError
