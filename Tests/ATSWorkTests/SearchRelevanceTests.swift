@@ -20,6 +20,8 @@ struct SearchRelevanceTests {
         let queries: [(String, String, Double)]
         /// Misspelt word, planted target, the correction it must be given.
         let typos: [(String, String, String)]
+        /// Misspelt word and the agency's word it must be corrected to (the target is anyone).
+        let corrections: [(String, String)]
         let candidates: Int
         let seed: UInt64
         /// A client and a job written for one planted profile, and what her match must show.
@@ -44,9 +46,12 @@ struct SearchRelevanceTests {
             let typos = try rows("typos").map {
                 (try #require($0[0].stringValue), try #require($0[1].stringValue), try #require($0[2].stringValue))
             }
+            let corrections = try rows("corrections").map {
+                (try #require($0[0].stringValue), try #require($0[1].stringValue))
+            }
             let agency = try #require(root["agency"]?.objectValue)
             return Cases(
-                planted: planted, queries: queries, typos: typos,
+                planted: planted, queries: queries, typos: typos, corrections: corrections,
                 candidates: Int(try #require(agency["candidates"]?.doubleValue)),
                 seed: UInt64(try #require(agency["seed"]?.doubleValue)),
                 matching: try #require(root["matching"]?.objectValue),
@@ -97,6 +102,12 @@ struct SearchRelevanceTests {
             if found && corrected { typosFound += 1 }
             lines.append("  \(found ? "found" : "miss ")  \(word) -> \(results.corrections[word] ?? [])")
         }
+        for (word, correction) in cases.corrections {
+            let results = try await fixture.search.search(
+                HybridQuery(kind: .candidate, organizationID: organization.id, text: word, limit: 10, semantic: 0))
+            if results.corrections[word]?.contains(correction) == true, !results.hits.isEmpty { typosFound += 1 }
+            lines.append("  \(results.hits.isEmpty ? "none " : "found")  \(word) -> \(results.corrections[word] ?? [])")
+        }
 
         // Job matching: a job written for one planted profile finds her.
         let matching = cases.matching
@@ -117,7 +128,8 @@ struct SearchRelevanceTests {
         print(String(format: "  recall@10 = %.3f, nDCG@10 = %.3f over %d queries", recall, ndcg, cases.queries.count))
         #expect(recall >= cases.recallFloor, "recall@10 \(recall)")
         #expect(ndcg >= cases.ndcgFloor, "nDCG@10 \(ndcg)")
-        #expect(typosFound == cases.typos.count, "typo queries corrected and found: \(typosFound) of \(cases.typos.count)")
+        let typoCount = cases.typos.count + cases.corrections.count
+        #expect(typosFound == typoCount, "typo queries corrected and found: \(typosFound) of \(typoCount)")
         let floors = (rank: Int(matching["maxRank"]?.doubleValue ?? 3), score: matching["minScore"]?.doubleValue ?? 70)
         #expect(matchRank.map { $0 <= floors.rank } == true, "the target is among the first \(floors.rank) matches")
         #expect(Set(top.skillsMet) == Set(matching["skillsMet"]?.stringArray ?? []))

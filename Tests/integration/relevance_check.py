@@ -105,6 +105,14 @@ def main():
                    f"typo '{word}' is corrected to '{correction}' and finds the planted profile with keywords alone",
                    f"status {found.status}, corrections {body.get('corrections')}, parsed {body.get('query', {}).get('parsed')}")
 
+        # The words a new user mistypes first: corrected to the agency's own word, with results.
+        for word, correction in cases["corrections"]:
+            found = search(api, word, 0)
+            body = found.json or {}
+            report(correction in body.get("corrections", {}).get(word, []) and body.get("hits"),
+                   f"typo '{word}' is corrected to '{correction}' and finds candidates",
+                   f"status {found.status}, corrections {body.get('corrections')}, total {body.get('total')}")
+
         matching = cases["matching"]
         client = api.call("POST", "/api/v1/clients", matching["client"])
         job = api.call("POST", "/api/v1/jobs", dict(matching["job"], clientId=(client.json or {}).get("id")))
