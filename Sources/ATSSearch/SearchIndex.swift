@@ -1,6 +1,9 @@
 /// The full-text half of the search tier. A backend keeps one index per organization and kind,
 /// answers boolean, phrase, prefix and typo-tolerant queries with filters and facets, and never
-/// lets one tenant's documents reach another tenant's results or suggestions.
+/// lets one tenant's documents reach another tenant's results or suggestions - nor anything
+/// derived from them: typo vocabularies and corrections, prefix decisions, ranking statistics
+/// (scores, order), totals and facet counts are each organization's own, so no answer of one
+/// organization moves when another writes or deletes (the conformance suite proves it).
 public protocol SearchIndex: Sendable {
     /// Adds or replaces documents (keyed by kind, organization and id).
     func upsert(_ documents: [SearchDocument]) async throws

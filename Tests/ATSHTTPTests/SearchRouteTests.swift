@@ -125,6 +125,83 @@ struct SearchRouteTests {
         }
     }
 
+    /// Every search surface organization B can call, as raw response bodies.
+    static func observe(_ client: any TestClientProtocol, key: String, job: String) async throws -> [String] {
+        var bodies: [String] = []
+        for q in ["zyph", "zyphorine", "zyphorinx", "alphafirst9", "alphafirs", "quixotrelis", "engineer", "pyhton+engineer", ""] {
+            for path in ["/api/v1/search/candidates", "/api/v1/search/jobs"] {
+                for extra in ["&semantic=0", "&explain=true&facets=true", "&facets=true&status=active&semantic=0"] {
+                    let reply = try await client.call(.get, "\(path)?q=\(q)\(extra)", key: key)
+                    #expect(reply.status == .ok, "\(reply.text)")
+                    bodies.append("\(path)?q=\(q)\(extra) -> \(reply.text)")
+                }
+            }
+        }
+        for q in ["zyph", "zyphorinx", "alphafirst9", "quixotrelis", "eng", "pyth"] {
+            bodies.append(try await client.call(.get, "/api/v1/search/suggest?q=\(q)&limit=50", key: key).text)
+        }
+        bodies.append(try await client.call(.get, "/api/v1/jobs/\(job)/matches?limit=100", key: key).text)
+        return bodies
+    }
+
+    @Test func anotherOrganizationsWordsNeverChangeAnAnswer() async throws {
+        try await withSearch { setup, client in
+            let a = setup.keys["acme"]!
+            let b = setup.keys["globex"]!
+            // Given globex's own candidates and job.
+            for (first, last, title, skills, summary) in [
+                ("Bea", "Keller", "Python Engineer", ["Python", "Django"], "Data engineer building pipelines."),
+                ("Ben", "Huber", "Java Engineer", ["Java"], "Backend engineer; some python."),
+                ("Bo", "Zypher", "Engineering Manager", ["Go"], "Leads engineers."),
+            ] {
+                let reply = try await client.call(
+                    .post, "/api/v1/candidates", key: b,
+                    json: ["firstName": .string(first), "lastName": .string(last), "currentTitle": .string(title),
+                           "programmingLanguages": .array(skills.map(JSONValue.string)), "summary": .string(summary),
+                           "status": "active"])
+                #expect(reply.status == .created, "\(reply.text)")
+            }
+            let company = try await client.call(.post, "/api/v1/clients", key: b, json: ["name": "Globex Engineering"])
+            let job = try await client.call(
+                .post, "/api/v1/jobs", key: b,
+                json: ["clientId": .string(company.id), "title": "Python Engineer", "status": "active",
+                       "requiredSkills": ["Python"], "description": "An engineer for data pipelines."])
+            #expect(job.status == .created, "\(job.text)")
+            try await setup.search.sync(jobs: nil)
+            let before = try await Self.observe(client, key: b, job: job.id)
+
+            // When acme plants distinctive and shared words.
+            var planted: [String] = []
+            for n in 1...6 {
+                let reply = try await client.call(
+                    .post, "/api/v1/candidates", key: a,
+                    json: ["firstName": "Zyphorine", "lastName": .string("Alphafirst\(n % 4 + 1)"), "currentTitle": "Python Engineer",
+                           "programmingLanguages": ["Python"], "summary": "Confidential: quixotrellis engineer engineer.",
+                           "status": "active"])
+                #expect(reply.status == .created, "\(reply.text)")
+                planted.append(reply.id)
+            }
+            let theirs = try await client.call(.post, "/api/v1/clients", key: a, json: ["name": "Alphafirst2 Zyphorine"])
+            _ = try await client.call(
+                .post, "/api/v1/jobs", key: a,
+                json: ["clientId": .string(theirs.id), "title": "Zyphorine Engineer", "status": "active",
+                       "requiredSkills": ["Python"], "description": "quixotrellis engineer"])
+            try await setup.search.sync(jobs: nil)
+            let found = try await client.call(.get, "/api/v1/search/candidates?q=alphafirst9&semantic=0", key: a)
+            #expect(found.json["corrections"]?.objectValue?["alphafirst9"] != nil, "acme's own words correct: \(found.text)")
+
+            // Then globex's every answer is byte for byte what it was, and stays so after acme deletes.
+            let planting = try await Self.observe(client, key: b, job: job.id)
+            for (old, new) in zip(before, planting) where old != new { Issue.record("moved: \(old)\nto: \(new)") }
+            for id in planted {
+                #expect(try await client.call(.delete, "/api/v1/candidates/\(id)", key: a).status == .noContent)
+            }
+            try await setup.search.sync(jobs: nil)
+            let removing = try await Self.observe(client, key: b, job: job.id)
+            for (old, new) in zip(before, removing) where old != new { Issue.record("moved: \(old)\nto: \(new)") }
+        }
+    }
+
     @Test func badQueriesGetProblemsNeverServerErrors() async throws {
         try await withSearch { setup, client in
             let key = setup.keys["acme"]!

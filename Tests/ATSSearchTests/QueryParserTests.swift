@@ -165,4 +165,53 @@ struct VocabularyTests {
         #expect(vocabulary.corrections(for: "12346").isEmpty)
         #expect(vocabulary.corrections(for: "pyhton", limit: 0).isEmpty)
     }
+
+    @Test("the misspellings users type are corrected, each against its own word")
+    func misspellings() {
+        // The release build once corrected nothing: its three DP rows shared one buffer.
+        // Many candidates of every length run through the same scratch, so a row that leaks
+        // into another shows up as a wrong or missing correction.
+        var vocabulary = Vocabulary()
+        for term in ["python", "docker", "django", "recruiter", "kubernetes", "javascript", "typescript",
+                     "pytorch", "dockerfile", "recruiting", "golang", "rust", "swift", "manager"] {
+            vocabulary.add(term, frequency: 3)
+        }
+        #expect(vocabulary.corrections(for: "pyhton").map(\.term) == ["python"])
+        #expect(vocabulary.corrections(for: "dokcer").map(\.term) == ["docker"])
+        #expect(vocabulary.corrections(for: "djnago").map(\.term) == ["django"])
+        #expect(vocabulary.corrections(for: "recruter").map(\.term) == ["recruiter"])
+        #expect(vocabulary.corrections(for: "typscript").map(\.term) == ["typescript"])
+        #expect(vocabulary.corrections(for: "managr").map(\.term) == ["manager"])
+    }
+
+    @Test("the row-rotating distance agrees with a full-matrix reference")
+    func distanceMatchesReference() {
+        // A full (n+1)x(m+1) optimal-string-alignment matrix: slow, obviously right.
+        func reference(_ a: [Character], _ b: [Character]) -> Int {
+            var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+            for i in 0...a.count { d[i][0] = i }
+            for j in 0...b.count { d[0][j] = j }
+            for i in stride(from: 1, through: a.count, by: 1) {
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                    d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                    if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                        d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                    }
+                }
+            }
+            return d[a.count][b.count]
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcde")
+        for _ in 0..<2_000 {
+            let a = (0..<Int.random(in: 0...9, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let b = (0..<Int.random(in: 0...9, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let expected = reference(a, b)
+            for budget in 0...3 {
+                let got = Vocabulary.distance(String(a), String(b), budget: budget)
+                #expect(got == min(expected, budget + 1), "\(String(a)) -> \(String(b)) budget \(budget)")
+            }
+        }
+    }
 }

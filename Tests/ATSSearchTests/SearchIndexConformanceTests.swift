@@ -121,6 +121,98 @@ struct SearchIndexConformanceTests {
         }
     }
 
+    /// Everything organization B can ask the index, answered: hits, totals, scores, facets,
+    /// highlights, corrections, the parsed query, suggestions, filtered ids and counts.
+    struct Observed: Hashable {
+        var results: [SearchResults] = []
+        var suggestions: [[Suggestion]] = []
+        var ids: [[String]] = []
+        var counts: [Int] = []
+    }
+
+    static func observe(_ index: any SearchIndex, _ org: String) async throws -> Observed {
+        var seen = Observed()
+        var active = SearchFilters()
+        active.status = ["active"]
+        var remote = SearchFilters()
+        remote.tags = ["remote"]
+        // The planted words of the other organization, their prefixes and typos, words both
+        // organizations use (their statistics move bm25 in a shared table), and no text at all.
+        let texts = ["zyph", "zyphorine", "zyphorinx", "zyphorine*", "alphafirst9", "alphafirs", "quixotrellis", "quixotrelis",
+                     "engineer", "python engineer", "pyhton", "enginer", "engineer OR zyphorine", "python -zyphorine", ""]
+        for kind in SearchKind.allCases {
+            for text in texts {
+                for filters in [SearchFilters(), active] {
+                    seen.results.append(try await index.search(SearchQuery(
+                        kind: kind, organizationID: org, text: text, filters: filters, limit: 100, facets: true,
+                        highlight: true)))
+                }
+            }
+            seen.ids.append(try await index.filteredIDs(kind: kind, organizationID: org, filters: remote, limit: 100))
+            seen.counts.append(try await index.count(kind: kind, organizationID: org))
+        }
+        for prefix in ["zyph", "zyphorinx", "alphafirst9", "alphafirs", "quixotrelis", "eng", "pyth", "pyhton", "e"] {
+            seen.suggestions.append(try await index.suggest(organizationID: org, prefix: prefix, limit: 50))
+        }
+        return seen
+    }
+
+    @Test("nothing one organization indexes or removes changes any answer another organization gets",
+          arguments: SearchIndexFactory.all)
+    func tenancyOfEverythingDerived(_ factory: SearchIndexFactory) async throws {
+        try await withIndex(factory) { index in
+            // Given organization B's own small agency.
+            try await index.upsert([
+                candidate("b1", org: Org.b, name: "Bea Keller", title: "Python Engineer", skills: ["Python", "Django"],
+                          summary: "Data engineer building pipelines.", status: "active", tags: ["remote"],
+                          location: "Bern", years: 5),
+                candidate("b2", org: Org.b, name: "Ben Huber", title: "Java Engineer", skills: ["Java"],
+                          summary: "Backend engineer; some python.", status: "passive", location: "Basel", years: 9),
+                candidate("b3", org: Org.b, name: "Bo Zypher", title: "Engineering Manager", skills: ["Go"],
+                          status: "active", tags: ["remote"], location: "Bern", years: 12),
+                job("bj1", org: Org.b, title: "Python Engineer", skills: ["Python"], description: "An engineer for data."),
+                client("bk1", org: Org.b, name: "Bern Engineering AG", industry: "Engineering"),
+            ])
+            let before = try await Self.observe(index, Org.b)
+            #expect(before.results.contains { !$0.hits.isEmpty }, "B's own searches find B's documents")
+
+            // When A plants distinctive and shared words: a large batch (the index reads its
+            // vocabulary afresh) and a small one (folded in as it is written).
+            let planted = (1...70).map { n in
+                candidate("a\(n)", org: Org.a, name: "Zyphorine Alphafirst\(n % 4 + 1)", title: "Python Engineer",
+                          skills: ["Python", "Zyphorine"], summary: "Confidential: quixotrellis engineer engineer.",
+                          status: "active", tags: ["remote", "zyphorine"], location: "Bern", years: 5)
+            }
+            try await index.upsert(planted)
+            try await index.upsert([
+                candidate("a100", org: Org.a, name: "Alphafirst1 Zyphorinexus", title: "Engineer", skills: ["Python"],
+                          status: "active", tags: ["remote"]),
+                job("aj1", org: Org.a, title: "Zyphorine Engineer", skills: ["Python"], description: "alphafirst2 quixotrellis"),
+                client("ak1", org: Org.a, name: "Alphafirst3 Zyphorine Holdings", industry: "Engineering"),
+            ])
+            // (A's words are really there: A's own answers find and correct them.)
+            #expect(try await index.ids("zyph", org: Org.a).count == 71)
+            let typo = try await index.search(SearchQuery(kind: .candidate, organizationID: Org.a, text: "alphafirst9"))
+            #expect(typo.corrections["alphafirst9"]?.contains("alphafirst1") == true, "\(typo.corrections)")
+            #expect(!(try await index.suggest(organizationID: Org.a, prefix: "zyph", limit: 10)).isEmpty)
+
+            // Then B's answers are exactly what they were, down to the scores.
+            let planting = try await Self.observe(index, Org.b)
+            #expect(planting == before)
+            for (old, new) in zip(before.results, planting.results) where old != new {
+                Issue.record("B's answer moved: \(old) -> \(new)")
+                break
+            }
+
+            // And stay so as A removes some documents, then all of them.
+            try await index.remove(kind: .candidate, organizationID: Org.a, ids: (1...35).map { "a\($0)" })
+            #expect(try await Self.observe(index, Org.b) == before)
+            try await index.removeAll(organizationID: Org.a)
+            #expect(try await index.ids("zyph", org: Org.a).isEmpty)
+            #expect(try await Self.observe(index, Org.b) == before)
+        }
+    }
+
     // MARK: Ranking
 
     @Test("a name or title hit outranks a summary or CV hit", arguments: SearchIndexFactory.all)

@@ -65,11 +65,19 @@ struct SearchSpeedTests {
             try await index.upsert((batch..<min(batch + 1_000, count)).map { Self.document($0, &g) })
         }
         print("search-bench index \(count) docs: \(ContinuousClock.now - started)")
+        if ProcessInfo.processInfo.environment["ATS_SEARCH_BENCH_OTHER_ORG"] == "1" {
+            // A second agency on the same appliance: its documents must not slow down the first's queries.
+            try await index.upsert((0..<100).map { n in candidate("b\(n)", org: Org.b, title: "Python Engineer") })
+        }
         let warm = ContinuousClock.now
         try await index.warmUp()
         print("search-bench vocabulary load: \(ContinuousClock.now - warm)")
 
-        let vocabulary = try await pool.read { db in try index.vocabulary(.candidate, db) }
+        let vocabulary = try await pool.read { db in try index.vocabulary(.candidate, organizationID: Org.a, db) }
+        // Organization A's own table, for the raw query.
+        let table = try await pool.read { db in
+            SQLiteSearchIndex.ftsTable(.candidate, try SQLiteSearchIndex.tables(Org.a, in: db)?.number ?? 0)
+        }
         let v0 = ContinuousClock.now
         for word in ["pyhton", "javscript", "kubernets", "muller", "engineer"] { _ = vocabulary.corrections(for: word) }
         print("search-bench 5 correction lookups over \(vocabulary.correctableCount) terms: \(ContinuousClock.now - v0)")
@@ -89,7 +97,7 @@ struct SearchSpeedTests {
                     let t1 = ContinuousClock.now
                     _ = try await pool.read { db in
                         try Int64.fetchAll(
-                            db.cachedStatement(sql: "SELECT rowid FROM search_fts_candidate WHERE search_fts_candidate MATCH ? ORDER BY bm25(search_fts_candidate) LIMIT 10"),
+                            db.cachedStatement(sql: "SELECT rowid FROM \(table) WHERE \(table) MATCH ? ORDER BY bm25(\(table)) LIMIT 10"),
                             arguments: [match])
                     }
                     raw.append(ContinuousClock.now - t1)

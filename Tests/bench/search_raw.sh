@@ -7,7 +7,8 @@
 set -euo pipefail
 db="$1"
 rounds="${2:-40}"
-table=search_fts_candidate
+# The candidate table of the organization holding the most candidates (one table per organization).
+table="$(sqlite3 "$db" "SELECT 'search_fts_candidate_' || o.n FROM search_orgs o JOIN search_docs d ON d.org_id = o.org_id AND d.kind = 'candidate' GROUP BY o.n ORDER BY count(*) DESC LIMIT 1")"
 # Weights by column name, in the table's column order (unknown columns, such as the tenant's
 # scope column, weigh nothing).
 weights="$(sqlite3 "$db" "SELECT name FROM pragma_table_info('$table') ORDER BY cid" | awk '

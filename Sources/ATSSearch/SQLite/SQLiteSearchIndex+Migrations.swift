@@ -1,10 +1,33 @@
 import GRDB
 
 extension SQLiteSearchIndex {
-    /// The FTS5 table of a kind (one per kind: their columns differ).
-    static func ftsTable(_ kind: SearchKind) -> String { "search_fts_\(kind.rawValue)" }
-    /// The `fts5vocab` view over it, where the typo vocabulary comes from.
-    static func vocabTable(_ kind: SearchKind) -> String { "search_vocab_\(kind.rawValue)" }
+    /// The FTS5 table of one organization's documents of a kind: one per organization, so its
+    /// term statistics (bm25's IDF and average lengths) and its `fts5vocab` view describe that
+    /// organization alone, and one per kind, because their columns differ. `number` is the
+    /// organization's short number in `search_orgs`, never its id (ids are not identifiers).
+    static func ftsTable(_ kind: SearchKind, _ number: Int64) -> String { "search_fts_\(kind.rawValue)_\(number)" }
+    /// The `fts5vocab` view over it, where the organization's typo vocabulary comes from.
+    static func vocabTable(_ kind: SearchKind, _ number: Int64) -> String { "search_vocab_\(kind.rawValue)_\(number)" }
+    /// The shared tables of `search-v1-index`, which held every organization's documents (and so
+    /// leaked one organization's words into another's corrections and prefix decisions).
+    static func sharedFTSTable(_ kind: SearchKind) -> String { "search_fts_\(kind.rawValue)" }
+    static func sharedVocabTable(_ kind: SearchKind) -> String { "search_vocab_\(kind.rawValue)" }
+
+    /// Creates the FTS5 table and vocabulary view of one organization and kind.
+    static func createTables(_ kind: SearchKind, _ number: Int64, in db: Database) throws {
+        let columns = SearchSchema.fields(kind).map(\.name).joined(separator: ", ")
+        try db.execute(
+            sql: """
+                CREATE VIRTUAL TABLE \(ftsTable(kind, number)) USING fts5(
+                    \(columns), tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+                CREATE VIRTUAL TABLE \(vocabTable(kind, number)) USING fts5vocab(\(ftsTable(kind, number)), 'row');
+                """)
+    }
+
+    static func dropTables(_ kind: SearchKind, _ number: Int64, in db: Database) throws {
+        try db.execute(
+            sql: "DROP TABLE IF EXISTS \(vocabTable(kind, number)); DROP TABLE IF EXISTS \(ftsTable(kind, number));")
+    }
 
     /// The search tier's schema history, in the store's database. Append-only; identifiers
     /// start with `search-` so they never meet the store's or the job tier's in the shared
@@ -60,12 +83,72 @@ extension SQLiteSearchIndex {
                 let columns = SearchSchema.fields(kind).map(\.name).joined(separator: ", ")
                 try db.execute(
                     sql: """
-                        CREATE VIRTUAL TABLE \(ftsTable(kind)) USING fts5(
+                        CREATE VIRTUAL TABLE \(sharedFTSTable(kind)) USING fts5(
                             \(columns), tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
-                        CREATE VIRTUAL TABLE \(vocabTable(kind)) USING fts5vocab(\(ftsTable(kind)), 'row');
+                        CREATE VIRTUAL TABLE \(sharedVocabTable(kind)) USING fts5vocab(\(sharedFTSTable(kind)), 'row');
                         """)
             }
         }
+        // Tenancy of everything derived from the text: one FTS5 table (and vocabulary) per
+        // organization and kind, created on the organization's first document; each
+        // organization's generation moves with its own writes only. Existing documents move out
+        // of the shared tables, which go.
+        migrator.registerMigration("search-v2-per-organization") { db in
+            try db.execute(
+                sql: """
+                    -- An organization's short number names its tables; its generation moves with each
+                    -- of its writes, so a process knows when its in-memory vocabulary is stale.
+                    CREATE TABLE search_orgs (
+                        org_id TEXT PRIMARY KEY NOT NULL,
+                        n INTEGER NOT NULL UNIQUE,
+                        generation INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """)
+            let organizations = try String.fetchAll(db, sql: "SELECT DISTINCT org_id FROM search_docs ORDER BY org_id")
+            var numbers: [String: Int64] = [:]
+            for (index, organization) in organizations.enumerated() {
+                let number = Int64(index + 1)
+                numbers[organization] = number
+                try db.execute(sql: "INSERT INTO search_orgs (org_id, n) VALUES (?, ?)", arguments: [organization, number])
+                for kind in SearchKind.allCases { try createTables(kind, number, in: db) }
+            }
+            for kind in SearchKind.allCases {
+                try moveRows(kind, numbers, in: db)
+                try db.execute(sql: "DROP TABLE \(sharedVocabTable(kind)); DROP TABLE \(sharedFTSTable(kind));")
+            }
+        }
         return migrator
+    }
+
+    /// Copies a kind's rows out of the shared table into their organizations' tables, in one
+    /// pass over the shared table (its statements are done when this returns, so it can go).
+    private static func moveRows(_ kind: SearchKind, _ numbers: [String: Int64], in db: Database) throws {
+        let names = SearchSchema.fields(kind).map(\.name)
+        let shared = sharedFTSTable(kind)
+        let placeholders = Array(repeating: "?", count: names.count + 1).joined(separator: ", ")
+        var inserts: [Int64: Statement] = [:]
+        // One pass over the shared table, each row into its organization's table.
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT d.org_id, f.rowid, \(names.map { "f.\($0)" }.joined(separator: ", "))
+                FROM \(shared) f JOIN search_docs d ON d.doc = f.rowid WHERE d.kind = ?
+                """,
+            arguments: [kind.rawValue])
+        while let row = try rows.next() {
+            let organization: String = row[0]
+            guard let number = numbers[organization] else { continue }
+            let insert: Statement
+            if let known = inserts[number] {
+                insert = known
+            } else {
+                insert = try db.makeStatement(
+                    sql: "INSERT INTO \(ftsTable(kind, number)) (rowid, \(names.joined(separator: ", "))) VALUES (\(placeholders))")
+                inserts[number] = insert
+            }
+            var values: [DatabaseValue] = []
+            for index in 1...(names.count + 1) { values.append(row[index]) }
+            try insert.execute(arguments: StatementArguments(values))
+        }
     }
 }

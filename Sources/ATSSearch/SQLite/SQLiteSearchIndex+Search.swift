@@ -9,12 +9,18 @@ extension SQLiteSearchIndex {
         let limit = min(max(query.limit, Limits.limit.lowerBound), Limits.limit.upperBound)
         let offset = min(max(query.offset, Limits.offset.lowerBound), Limits.offset.upperBound)
         return try await read { db in
+            // An organization that never indexed a document has no tables: nothing matches, and
+            // its (empty) vocabulary neither corrects nor completes.
+            let tables = try Self.tables(query.organizationID, in: db)
             guard let root = parsed.root else {
-                return try Self.run(query, MatchExpression(nil) { _ in [] }, limit: limit, offset: offset, in: db)
+                let expression = MatchExpression(nil) { _ in [] }
+                guard let tables else { return Self.nothing(query, expression) }
+                return try Self.run(query, expression, number: tables.number, limit: limit, offset: offset, in: db)
             }
-            let vocabulary = try self.vocabulary(query.kind, db)
-            // A last word that no other term starts with needs no prefix search (nor the
-            // exact-first second pass a prefix brings).
+            let vocabulary = try tables.map { try self.vocabulary(query.kind, organizationID: query.organizationID, $0, db) }
+                ?? Vocabulary()
+            // A last word that no other term of this organization starts with needs no prefix
+            // search (nor the exact-first second pass a prefix brings).
             let trimmed = root.mapTerms { term in
                 var term = term
                 if term.implicitPrefix, let last = term.words.last, !vocabulary.hasCompletions(last) {
@@ -25,8 +31,16 @@ extension SQLiteSearchIndex {
             let expression = MatchExpression(trimmed) { word in
                 vocabulary.corrections(for: word, limit: Limits.correctionsPerTerm).map(\.term)
             }
-            return try Self.run(query, expression, limit: limit, offset: offset, in: db)
+            guard let tables else { return Self.nothing(query, expression) }
+            return try Self.run(query, expression, number: tables.number, limit: limit, offset: offset, in: db)
         }
+    }
+
+    /// The answer of an organization without documents.
+    static func nothing(_ query: SearchQuery, _ expression: MatchExpression) -> SearchResults {
+        SearchResults(
+            hits: [], total: 0, facets: query.facets ? ["status": [:], "location": [:], "tags": [:], "skills": [:]] : [:],
+            corrections: expression.corrections, parsed: expression.parsed)
     }
 
     public func filteredIDs(kind: SearchKind, organizationID: String, filters: SearchFilters, limit: Int) async throws
@@ -47,14 +61,14 @@ extension SQLiteSearchIndex {
 
     // MARK: Query execution
 
-    static func run(_ query: SearchQuery, _ expression: MatchExpression, limit: Int, offset: Int, in db: Database)
-        throws -> SearchResults
-    {
+    static func run(
+        _ query: SearchQuery, _ expression: MatchExpression, number: Int64, limit: Int, offset: Int, in db: Database
+    ) throws -> SearchResults {
         var hits: [SearchHit] = []
         var docs: [Int64] = []
         let total: Int
         if let loose = expression.match {
-            let ranker = try Ranker(query: query, in: db)
+            let ranker = Ranker(query: query, number: number)
             total = try ranker.count(loose, in: db)
             var page: [(doc: Int64, score: Double)] = []
             if let exact = expression.exact {
@@ -77,7 +91,7 @@ extension SQLiteSearchIndex {
                 hits.append(SearchHit(id: id, score: entry.score))
             }
         } else {
-            let set = matchSet(query, expression)
+            let set = matchSet(query, expression, number: number)
             total = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) \(set.from)"), arguments: set.arguments) ?? 0
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: "SELECT d.doc, d.doc_id \(set.from) ORDER BY d.updated_at DESC, d.doc DESC LIMIT ? OFFSET ?"),
@@ -88,18 +102,17 @@ extension SQLiteSearchIndex {
             }
         }
         if query.highlight, let match = expression.match, !docs.isEmpty {
-            let snippets = try highlights(kind: query.kind, match: match, docs: docs, in: db)
+            let snippets = try highlights(kind: query.kind, number: number, match: match, docs: docs, in: db)
             for index in hits.indices { hits[index].highlights = snippets[docs[index]] ?? [:] }
         }
-        let facets = query.facets ? try facetCounts(matchSet(query, expression), in: db) : [:]
+        let facets = query.facets ? try facetCounts(matchSet(query, expression, number: number), in: db) : [:]
         return SearchResults(
             hits: hits, total: total, facets: facets, corrections: expression.corrections, parsed: expression.parsed)
     }
 
-    /// Ranked pages and counts of one MATCH expression within a tenant. Each match joins its
-    /// `search_docs` row, so the tenant and the filters apply before the page is cut - except
-    /// when the organization holds every document of the kind and nothing filters (the usual
-    /// single-agency appliance): then FTS5 answers alone, as fast as the raw query.
+    /// Ranked pages and counts of one MATCH expression in the organization's own table. Without
+    /// filters FTS5 answers alone, as fast as the raw query; with filters each match joins its
+    /// `search_docs` row, so they apply before the page is cut.
     struct Ranker {
         let query: SearchQuery
         let table: String
@@ -107,24 +120,12 @@ extension SQLiteSearchIndex {
         let conditions: SQLFragment
         let ftsOnly: Bool
 
-        init(query: SearchQuery, in db: Database) throws {
+        init(query: SearchQuery, number: Int64) {
             self.query = query
-            table = SQLiteSearchIndex.ftsTable(query.kind)
+            table = SQLiteSearchIndex.ftsTable(query.kind, number)
             weights = SearchSchema.fields(query.kind).map { String($0.weight) }.joined(separator: ", ")
             conditions = query.filters.sqlConditions()
-            if conditions.sql.isEmpty {
-                // Two index probes: the least and the greatest organization holding this kind
-                // (one query with min() and max() would scan the range instead).
-                let low = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT org_id FROM search_docs WHERE kind = ? ORDER BY org_id LIMIT 1"),
-                    arguments: [query.kind.rawValue])
-                let high = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT org_id FROM search_docs WHERE kind = ? ORDER BY org_id DESC LIMIT 1"),
-                    arguments: [query.kind.rawValue])
-                ftsOnly = low == query.organizationID && high == query.organizationID
-            } else {
-                ftsOnly = false
-            }
+            ftsOnly = conditions.sql.isEmpty
         }
 
         func count(_ expression: String, in db: Database) throws -> Int {
@@ -180,8 +181,8 @@ extension SQLiteSearchIndex {
         var arguments: StatementArguments
     }
 
-    static func matchSet(_ query: SearchQuery, _ expression: MatchExpression) -> MatchSet {
-        let table = ftsTable(query.kind)
+    static func matchSet(_ query: SearchQuery, _ expression: MatchExpression, number: Int64) -> MatchSet {
+        let table = ftsTable(query.kind, number)
         let conditions = query.filters.sqlConditions()
         if let match = expression.match {
             return MatchSet(
@@ -235,10 +236,10 @@ extension SQLiteSearchIndex {
     static let wholeFields: Set<String> = ["name", "title", "skills", "industry", "headline"]
     static let snippetTokens = 16
 
-    static func highlights(kind: SearchKind, match: String, docs: [Int64], in db: Database) throws
+    static func highlights(kind: SearchKind, number: Int64, match: String, docs: [Int64], in db: Database) throws
         -> [Int64: [String: String]]
     {
-        let table = ftsTable(kind)
+        let table = ftsTable(kind, number)
         let fields = SearchSchema.fields(kind)
         let columns = fields.enumerated().map { index, field in
             wholeFields.contains(field.name)

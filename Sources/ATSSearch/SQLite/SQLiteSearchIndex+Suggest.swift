@@ -15,12 +15,14 @@ extension SQLiteSearchIndex {
         let limit = min(max(limit, Limits.suggestions.lowerBound), Limits.suggestions.upperBound)
         return try await read { db in
             var found = try Self.suggestions(organizationID: organizationID, key: words.joined(separator: " "), limit: limit, in: db)
-            // Typo-near: the last word corrected with the (shared) vocabularies; the rows
-            // themselves still come from this organization only.
-            if found.count < limit, let last = words.last, Vocabulary.allowedEdits(length: last.count) > 0 {
+            // Typo-near: the last word corrected with this organization's vocabularies.
+            if found.count < limit, let last = words.last, Vocabulary.allowedEdits(length: last.count) > 0,
+                let tables = try Self.tables(organizationID, in: db)
+            {
                 var corrections: [Vocabulary.Candidate] = []
                 for kind in SearchKind.allCases {
-                    corrections += try self.vocabulary(kind, db).corrections(for: last, limit: 4)
+                    corrections += try self.vocabulary(kind, organizationID: organizationID, tables, db)
+                        .corrections(for: last, limit: 4)
                 }
                 corrections.sort { ($0.distance, -$0.frequency, $0.term) < ($1.distance, -$1.frequency, $1.term) }
                 var tried = Set<String>()

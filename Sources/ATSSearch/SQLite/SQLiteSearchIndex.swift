@@ -4,9 +4,11 @@ import Logging
 import Synchronization
 
 /// The embedded search index: FTS5 tables in the store's own SQLite file, written through the
-/// store's one `DatabasePool`. Filters, facets and tenancy are plain SQL next to the MATCH, so
-/// a filtered page is as full as the match set allows; typo tolerance expands query terms with
-/// an in-memory vocabulary read from `fts5vocab`.
+/// store's one `DatabasePool`. Each organization has its own FTS5 table per kind, so its ranking
+/// statistics, typo vocabulary and prefix decisions are its own: another tenant's words can
+/// neither appear in nor move its answers. Filters and facets are plain SQL next to the MATCH,
+/// so a filtered page is as full as the match set allows; typo tolerance expands query terms
+/// with an in-memory vocabulary read from the organization's `fts5vocab` view.
 public final class SQLiteSearchIndex: SearchIndex {
     /// Bounds on a request.
     public enum Limits {
@@ -53,63 +55,94 @@ public final class SQLiteSearchIndex: SearchIndex {
             if latest.updateValue(document, forKey: key) == nil { order.append(key) }
         }
         let batch = order.compactMap { latest[$0] }
-        let generation = try await write { db in
-            for document in batch { try Self.write(document, in: db) }
-            return try Self.bumpGeneration(db)
+        // One transaction for the batch; each organization's documents go to its own tables
+        // and move its own generation only.
+        var organizations: [String] = []
+        var byOrganization: [String: [SearchDocument]] = [:]
+        for document in batch {
+            if byOrganization[document.organizationID] == nil { organizations.append(document.organizationID) }
+            byOrganization[document.organizationID, default: []].append(document)
         }
-        if batch.count <= Limits.vocabularyBatch {
-            var terms: [SearchKind: [String: Int]] = [:]
-            for document in batch {
-                var seen = Set<String>()
-                for text in document.fields.values {
-                    for token in TextNormalizer.tokens(text) where seen.insert(token).inserted {
-                        terms[document.kind, default: [:]][token, default: 0] += 1
+        let sequence = organizations
+        let groups = byOrganization
+        let generations = try await write { db in
+            var generations: [String: Int64] = [:]
+            for organization in sequence {
+                let number = try Self.ensureTables(organization, in: db)
+                for document in groups[organization] ?? [] { try Self.write(document, number: number, in: db) }
+                generations[organization] = try Self.bumpGeneration(organization, in: db)
+            }
+            return generations
+        }
+        for organization in organizations {
+            guard let generation = generations[organization] else { continue }
+            let documents = byOrganization[organization] ?? []
+            if documents.count <= Limits.vocabularyBatch {
+                var terms: [SearchKind: [String: Int]] = [:]
+                for document in documents {
+                    var seen = Set<String>()
+                    for text in document.fields.values {
+                        for token in TextNormalizer.tokens(text) where seen.insert(token).inserted {
+                            terms[document.kind, default: [:]][token, default: 0] += 1
+                        }
                     }
                 }
+                vocabularies.withLock { $0.advance(organization, to: generation, adding: terms) }
+            } else {
+                vocabularies.withLock { $0.advance(organization, to: generation, adding: nil) }
             }
-            vocabularies.withLock { $0.advance(to: generation, adding: terms) }
-        } else {
-            vocabularies.withLock { $0.advance(to: generation, adding: nil) }
         }
     }
 
     public func remove(kind: SearchKind, organizationID: String, ids: [String]) async throws {
         guard !ids.isEmpty else { return }
-        let generation = try await write { db in
+        let generation = try await write { db -> Int64? in
+            guard let tables = try Self.tables(organizationID, in: db) else { return nil }
             let find = try db.cachedStatement(
                 sql: "SELECT doc FROM search_docs WHERE kind = ? AND org_id = ? AND doc_id = ?")
             for id in Set(ids) {
                 if let doc = try Int64.fetchOne(find, arguments: [kind.rawValue, organizationID, id]) {
-                    try Self.delete(doc: doc, kind: kind, in: db)
+                    try Self.delete(doc: doc, kind: kind, number: tables.number, in: db)
                 }
             }
-            return try Self.bumpGeneration(db)
+            return try Self.bumpGeneration(organizationID, in: db)
         }
-        // Removals leave the vocabulary as it is: a stale term only widens a query.
-        vocabularies.withLock { $0.advance(to: generation, adding: [:]) }
+        // Removals leave the vocabulary as it is: a stale term only widens a query (of this
+        // organization, whose own word it was).
+        if let generation { vocabularies.withLock { $0.advance(organizationID, to: generation, adding: [:]) } }
     }
 
     public func removeAll(organizationID: String?) async throws {
-        let generation = try await write { db in
-            if let organizationID {
-                for kind in SearchKind.allCases {
-                    try db.execute(
-                        sql: "DELETE FROM \(Self.ftsTable(kind)) WHERE rowid IN (SELECT doc FROM search_docs WHERE kind = ? AND org_id = ?)",
-                        arguments: [kind.rawValue, organizationID])
+        try await write { db in
+            // Fresh tables rather than deleted rows: the organization's statistics and
+            // vocabulary start from nothing, as if it had never indexed a document.
+            let organizations: [(String, Int64)] =
+                if let organizationID {
+                    try Self.tables(organizationID, in: db).map { [(organizationID, $0.number)] } ?? []
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT org_id, n FROM search_orgs").map { ($0[0], $0[1]) }
                 }
+            for (organization, number) in organizations {
+                for kind in SearchKind.allCases {
+                    try Self.dropTables(kind, number, in: db)
+                    try Self.createTables(kind, number, in: db)
+                }
+                _ = try Self.bumpGeneration(organization, in: db)
+            }
+            if let organizationID {
                 try db.execute(
                     sql: "DELETE FROM search_attrs WHERE doc IN (SELECT doc FROM search_docs WHERE org_id = ?)",
                     arguments: [organizationID])
                 try db.execute(sql: "DELETE FROM search_suggest WHERE org_id = ?", arguments: [organizationID])
                 try db.execute(sql: "DELETE FROM search_docs WHERE org_id = ?", arguments: [organizationID])
             } else {
-                for kind in SearchKind.allCases { try db.execute(sql: "DELETE FROM \(Self.ftsTable(kind))") }
                 try db.execute(sql: "DELETE FROM search_attrs; DELETE FROM search_suggest; DELETE FROM search_docs;")
             }
-            return try Self.bumpGeneration(db)
         }
-        // A full reindex follows: read the vocabulary afresh when it is done.
-        vocabularies.withLock { $0.advance(to: generation, adding: nil) }
+        // A full reindex follows: read the vocabularies afresh when it is done.
+        vocabularies.withLock { state in
+            if let organizationID { state.organizations[organizationID] = nil } else { state.reset() }
+        }
     }
 
     public func count(kind: SearchKind, organizationID: String) async throws -> Int {
@@ -120,10 +153,21 @@ public final class SQLiteSearchIndex: SearchIndex {
         }
     }
 
-    /// Loads every kind's typo vocabulary now rather than on the first search after a start.
+    /// Loads the typo vocabularies now rather than on the first search after a start: every
+    /// kind of the organizations with the most documents, as many as stay loaded.
     public func warmUp() async throws {
-        for kind in SearchKind.allCases {
-            _ = try await read { db in try self.vocabulary(kind, db) }
+        let organizations = try await read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT org_id FROM search_docs GROUP BY org_id ORDER BY count(*) DESC, org_id LIMIT ?
+                    """,
+                arguments: [VocabularyState.organizationLimit])
+        }
+        for organization in organizations {
+            for kind in SearchKind.allCases {
+                _ = try await read { db in try self.vocabulary(kind, organizationID: organization, db) }
+            }
         }
     }
 
@@ -135,7 +179,7 @@ public final class SQLiteSearchIndex: SearchIndex {
         var id: String
     }
 
-    static func write(_ document: SearchDocument, in db: Database) throws {
+    static func write(_ document: SearchDocument, number: Int64, in db: Database) throws {
         let kind = document.kind
         let existing = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT doc FROM search_docs WHERE kind = ? AND org_id = ? AND doc_id = ?"),
@@ -148,7 +192,7 @@ public final class SQLiteSearchIndex: SearchIndex {
         ]
         let doc: Int64
         if let existing {
-            try clearCompanions(doc: existing, kind: kind, in: db)
+            try clearCompanions(doc: existing, kind: kind, number: number, in: db)
             try db.cachedStatement(
                 sql: """
                     UPDATE search_docs SET status = ?, location = ?, location_key = ?, experience = ?, available_from = ?,
@@ -173,7 +217,7 @@ public final class SQLiteSearchIndex: SearchIndex {
             texts.append(TextNormalizer.stripControls(document.fields[field.name] ?? ""))
         }
         try db.cachedStatement(
-            sql: "INSERT INTO \(ftsTable(kind)) (rowid, \(fields.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
+            sql: "INSERT INTO \(ftsTable(kind, number)) (rowid, \(fields.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
         ).execute(arguments: StatementArguments(texts))
         // Attributes.
         let attribute = try db.cachedStatement(
@@ -252,21 +296,15 @@ public final class SQLiteSearchIndex: SearchIndex {
         return entries.compactMap { $0 }.filter { seen.insert($0.type + "\u{1F}" + $0.norm).inserted }
     }
 
-    static func clearCompanions(doc: Int64, kind: SearchKind, in db: Database) throws {
-        try db.cachedStatement(sql: "DELETE FROM \(ftsTable(kind)) WHERE rowid = ?").execute(arguments: [doc])
+    static func clearCompanions(doc: Int64, kind: SearchKind, number: Int64, in db: Database) throws {
+        try db.cachedStatement(sql: "DELETE FROM \(ftsTable(kind, number)) WHERE rowid = ?").execute(arguments: [doc])
         try db.cachedStatement(sql: "DELETE FROM search_attrs WHERE doc = ?").execute(arguments: [doc])
         try db.cachedStatement(sql: "DELETE FROM search_suggest WHERE doc = ?").execute(arguments: [doc])
     }
 
-    static func delete(doc: Int64, kind: SearchKind, in db: Database) throws {
-        try clearCompanions(doc: doc, kind: kind, in: db)
+    static func delete(doc: Int64, kind: SearchKind, number: Int64, in db: Database) throws {
+        try clearCompanions(doc: doc, kind: kind, number: number, in: db)
         try db.cachedStatement(sql: "DELETE FROM search_docs WHERE doc = ?").execute(arguments: [doc])
-    }
-
-    static func bumpGeneration(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(
-            db.cachedStatement(
-                sql: "UPDATE search_meta SET value = value + 1 WHERE key = 'generation' RETURNING value")) ?? 0
     }
 
     // MARK: Database access

@@ -90,25 +90,34 @@ struct Vocabulary: Sendable {
         guard budget > 0, !query.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return [] }
         let queryMask = Self.mask(query)
         var found: [Candidate] = []
-        var previous = [Int](repeating: 0, count: 48)
-        var current = previous
-        var before = previous
         let low = max(Self.lengths.lowerBound, query.count - budget)
         let high = min(Self.lengths.upperBound, query.count + budget)
         guard low <= high else { return [] }
-        scalars.withUnsafeBufferPointer { all in
-            for length in low...high {
-                for id in buckets[length] {
-                    let m = masks[Int(id)]
-                    guard (queryMask & ~m).nonzeroBitCount <= budget, (m & ~queryMask).nonzeroBitCount <= budget
-                    else { continue }
-                    let start = Int(starts[Int(id)])
-                    let candidate = UnsafeBufferPointer(rebasing: all[start..<(start + length)])
-                    let distance = Self.distance(
-                        query, candidate, budget: budget, &before, &previous, &current)
-                    if distance > 0, distance <= budget {
-                        found.append(Candidate(
-                            term: terms[Int(id)], distance: distance, frequency: Int(frequencies[Int(id)])))
+        // One scratch buffer of three DP rows, owned here and addressed by integer offsets.
+        // Three `[Int]` rows made by copying one array shared a single copy-on-write buffer;
+        // passed `inout` from inside this closure, `-O` wrote through all three at once (the
+        // rows aliased, every distance exceeded the budget, and release builds corrected
+        // nothing). An explicit buffer leaves no copy-on-write to get wrong.
+        let stride = Self.lengths.upperBound + 1
+        var scratch = [Int](repeating: 0, count: 3 * stride)
+        query.withUnsafeBufferPointer { query in
+            scratch.withUnsafeMutableBufferPointer { scratch in
+                scalars.withUnsafeBufferPointer { all in
+                    for length in low...high {
+                        for id in buckets[length] {
+                            let m = masks[Int(id)]
+                            guard (queryMask & ~m).nonzeroBitCount <= budget,
+                                (m & ~queryMask).nonzeroBitCount <= budget
+                            else { continue }
+                            let start = Int(starts[Int(id)])
+                            let candidate = UnsafeBufferPointer(rebasing: all[start..<(start + length)])
+                            let distance = Self.distance(query, candidate, budget: budget, scratch: scratch)
+                            if distance > 0, distance <= budget {
+                                found.append(Candidate(
+                                    term: terms[Int(id)], distance: distance,
+                                    frequency: Int(frequencies[Int(id)])))
+                            }
+                        }
                     }
                 }
             }
@@ -137,47 +146,55 @@ struct Vocabulary: Sendable {
     }
 
     /// Optimal-string-alignment distance (adjacent transpositions count 1), or budget + 1 as
-    /// soon as every cell of a row exceeds the budget.
+    /// soon as every cell of a row exceeds the budget. `scratch` holds three rows of
+    /// `b.count + 1` cells (at least `3 * (b.count + 1)`); the rows rotate by offset, so
+    /// nothing is copied or swapped between iterations.
     static func distance(
-        _ a: [UInt32], _ b: UnsafeBufferPointer<UInt32>, budget: Int,
-        _ before: inout [Int], _ previous: inout [Int], _ current: inout [Int]
+        _ a: UnsafeBufferPointer<UInt32>, _ b: UnsafeBufferPointer<UInt32>, budget: Int,
+        scratch: UnsafeMutableBufferPointer<Int>
     ) -> Int {
         let n = a.count
         let m = b.count
         if abs(n - m) > budget { return budget + 1 }
-        if before.count < m + 1 {
-            before = [Int](repeating: 0, count: m + 1)
-            previous = before
-            current = before
-        }
-        for j in 0...m { previous[j] = j }
-        for i in 1...max(n, 1) where n > 0 {
-            current[0] = i
-            var rowMinimum = current[0]
+        if n == 0 { return m }
+        let row = m + 1
+        precondition(scratch.count >= 3 * row, "distance scratch too small")
+        var before = 0
+        var previous = row
+        var current = 2 * row
+        for j in 0...m { scratch[previous + j] = j }
+        for i in 1...n {
+            scratch[current] = i
+            var rowMinimum = i
             let ai = a[i - 1]
             if m > 0 {
                 for j in 1...m {
                     let cost = ai == b[j - 1] ? 0 : 1
-                    var value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                    var value = min(
+                        scratch[previous + j] + 1, scratch[current + j - 1] + 1,
+                        scratch[previous + j - 1] + cost)
                     if i > 1, j > 1, ai == b[j - 2], a[i - 2] == b[j - 1] {
-                        value = min(value, before[j - 2] + 1)
+                        value = min(value, scratch[before + j - 2] + 1)
                     }
-                    current[j] = value
+                    scratch[current + j] = value
                     rowMinimum = min(rowMinimum, value)
                 }
             }
             if rowMinimum > budget { return budget + 1 }
-            swap(&before, &previous)
-            swap(&previous, &current)
+            (before, previous, current) = (previous, current, before)
         }
-        return n == 0 ? m : previous[m]
+        return min(scratch[previous + m], budget + 1)
     }
 
     /// Convenience for tests: the distance between two strings, capped at `budget + 1`.
     static func distance(_ a: String, _ b: String, budget: Int) -> Int {
         let left = a.unicodeScalars.map(\.value)
         let right = b.unicodeScalars.map(\.value)
-        var x: [Int] = [], y: [Int] = [], z: [Int] = []
-        return right.withUnsafeBufferPointer { distance(left, $0, budget: budget, &x, &y, &z) }
+        var scratch = [Int](repeating: 0, count: 3 * (right.count + 1))
+        return left.withUnsafeBufferPointer { left in
+            right.withUnsafeBufferPointer { right in
+                scratch.withUnsafeMutableBufferPointer { distance(left, right, budget: budget, scratch: $0) }
+            }
+        }
     }
 }
