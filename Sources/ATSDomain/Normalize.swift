@@ -27,7 +27,9 @@ public enum Normalize {
     }
 
     public static func isEmail(_ text: String) -> Bool {
-        guard text.utf8.count <= 254, !text.contains(where: { $0.isWhitespace || $0.isNewline }) else { return false }
+        guard text.utf8.count <= 254, !text.contains(where: { $0.isWhitespace || $0.isNewline }),
+            !TextRules.hasForbiddenControl(text, multiline: false)
+        else { return false }
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64 else { return false }
         let domain = parts[1]

@@ -3,6 +3,11 @@ import Foundation
 
 /// Defaults for the batched requirements, so a backend can start with the single-job calls.
 extension JobQueue {
+    /// Every organization's figures: the operator's view.
+    public func stats(now: Date) async throws -> [QueueStats] {
+        try await stats(organizationID: nil, now: now)
+    }
+
     public func enqueue(contentsOf requests: [JobRequest]) async throws -> [Job] {
         var jobs: [Job] = []
         jobs.reserveCapacity(requests.count)

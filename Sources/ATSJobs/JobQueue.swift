@@ -35,7 +35,10 @@ public protocol JobQueue: Sendable {
     func retry(id: String, now: Date) async throws -> Job
     func job(id: String) async throws -> Job?
     func jobs(_ query: JobQuery) async throws -> JobPage
-    func stats(now: Date) async throws -> [QueueStats]
+    /// Per-queue figures of one organization's jobs, or of every job when `organizationID` is
+    /// nil (the operator's view: the CLI, benchmarks). An organization's admin view passes its
+    /// own id, so nothing in it counts another tenant's work.
+    func stats(organizationID: String?, now: Date) async throws -> [QueueStats]
     /// Returns how many jobs were recovered.
     func recoverExpiredLeases(now: Date) async throws -> Int
     /// Deletes finished jobs older than `before` (completed and cancelled; dead ones stay).

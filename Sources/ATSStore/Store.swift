@@ -25,8 +25,10 @@ public protocol Store: Sendable {
     func user(organizationID: String, id: String) async throws -> User?
     func user(organizationID: String, email: String) async throws -> User?
     func users(organizationID: String, role: Role?, page: PageRequest) async throws -> Page<User>
+    /// A change that would leave the organization without an active admin (the last enabled
+    /// admin demoted or disabled) is `StoreError.lastAdmin`, checked in the write's transaction.
     func updateUser(organizationID: String, id: String, change: UserChange, actor: String) async throws -> User
-    /// Also ends the user's sessions.
+    /// Also ends the user's sessions. Deleting the last active admin is `StoreError.lastAdmin`.
     func deleteUser(organizationID: String, id: String, actor: String) async throws
 
     // MARK: API keys and sessions

@@ -223,7 +223,7 @@ struct S3Tests {
         }
     }
 
-    @Test("Missing keys and buckets: 404 NoSuchKey / NoSuchBucket as S3 XML; HEAD errors have no body; DELETE answers 204")
+    @Test("Missing keys: 404 NoSuchKey as S3 XML, a missing bucket 403 AccessDenied; HEAD errors have no body; DELETE answers 204")
     func missing() async throws {
         try await withS3Agency { agency, client in
             let s3 = agency.signer(client: client)
@@ -236,9 +236,11 @@ struct S3Tests {
             let head = try await s3.send(.head, "/s3/acme/nothing/here.txt")
             #expect(head.status == .notFound)
             #expect(head.body.isEmpty)
+            // A bucket that does not exist looks like another organization's (it used to be a
+            // 404 NoSuchBucket, which told anyone which organizations exist).
             let bucket = try await s3.send(.get, "/s3/no-such-org", query: "list-type=2")
-            #expect(bucket.status == .notFound)
-            #expect(bucket.code == "NoSuchBucket")
+            #expect(bucket.status == .forbidden)
+            #expect(bucket.code == "AccessDenied")
 
             #expect(try await s3.send(.put, "/s3/acme/gone.txt", body: Array("x".utf8)).status == .ok)
             let delete = try await s3.send(.delete, "/s3/acme/gone.txt")
@@ -318,6 +320,39 @@ struct S3Tests {
             #expect(v1.xmlValues("Key") == ["a/x y+z.txt"])
             #expect(v1.xmlValues("IsTruncated") == ["true"])
             #expect(v1.xmlValues("Marker") == ["a/d.txt"])
+        }
+    }
+
+    @Test("Bucket names reveal no organization: unsigned, wrongly signed and foreign requests answer alike for existing and missing buckets")
+    func bucketNamesRevealNothing() async throws {
+        try await withS3Agency { agency, client in
+            let s3 = agency.signer(client: client)
+            #expect(try await s3.send(.put, "/s3/acme/mine.txt", body: Array("mine".utf8)).status == .ok)
+            let other = agency.signer("globex", client: client)
+            // Status, code and message: everything but the echoed resource and request id.
+            func shape(_ reply: S3Reply) -> String { "\(reply.status.code) \(reply.code ?? "-") \(reply.xmlValues("Message"))" }
+            for (method, suffix, query) in [
+                (HTTPRequest.Method.get, "/mine.txt", ""), (.get, "", "list-type=2"), (.head, "", ""), (.put, "/x.txt", ""),
+                (.delete, "/mine.txt", ""), (.get, "", "location"),
+            ] {
+                let body: [UInt8]? = method == .put ? Array("x".utf8) : nil
+                var shapes: [String: Set<String>] = [:]
+                for bucket in ["acme", "no-such-org"] {
+                    let path = "/s3/\(bucket)\(suffix)"
+                    let anonymous = try await s3.send(method, path, query: query, body: body, signed: false)
+                    let wrong = try await s3.send(method, path, query: query, body: body, secret: "not-the-secret")
+                    let foreign = try await other.send(method, path, query: query, body: body)
+                    #expect(anonymous.status == .forbidden && wrong.status == .forbidden && foreign.status == .forbidden, "\(method) \(path)")
+                    if method != .head {
+                        #expect(anonymous.code == "AccessDenied" && foreign.code == "AccessDenied", "\(method) \(path)")
+                    }
+                    shapes["anonymous", default: []].insert(shape(anonymous))
+                    shapes["wrong", default: []].insert(shape(wrong))
+                    shapes["foreign", default: []].insert(shape(foreign))
+                }
+                #expect(shapes.values.allSatisfy { $0.count == 1 }, "\(method) \(suffix): \(shapes)")
+            }
+            #expect(try await s3.send(.get, "/s3/acme/mine.txt").text == "mine")
         }
     }
 

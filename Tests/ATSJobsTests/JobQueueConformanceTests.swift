@@ -209,6 +209,40 @@ struct JobQueueConformanceTests {
         }
     }
 
+    @Test("stats of one organization count its jobs only; nil counts every job", arguments: JobQueueFactory.all)
+    func statsPerOrganization(_ factory: JobQueueFactory) async throws {
+        try await withQueue(factory) { subject in
+            let queue = subject.queue
+            let now = Date()
+            // Organization A: two due jobs (the older waited 40 s) and a dead one; B: one due job; a system job.
+            _ = try await queue.enqueue(JobRequest(queue: Self.q, type: "t", runAt: now.addingTimeInterval(-40), organizationID: "org-a"))
+            _ = try await queue.enqueue(JobRequest(queue: Self.q, type: "t", runAt: now.addingTimeInterval(-5), organizationID: "org-a"))
+            _ = try await queue.enqueue(JobRequest(queue: Self.q, type: "t", runAt: now.addingTimeInterval(-60), organizationID: "org-b"))
+            _ = try await queue.enqueue(JobRequest(queue: Self.q, type: "t", runAt: now.addingTimeInterval(-50)))
+            let doomed = try await queue.enqueue(
+                JobRequest(queue: JobQueues.emails, type: "t", runAt: now.addingTimeInterval(-1), maxAttempts: 1, organizationID: "org-b"))
+            let claimed = try #require(try await queue.claim(queue: JobQueues.emails, worker: "w", lease: .seconds(5), now: now))
+            #expect(claimed.id == doomed.id)
+            #expect(try await queue.fail(id: claimed.id, attempt: 1, error: "boom", retryAt: nil, now: now))
+
+            let a = try await queue.stats(organizationID: "org-a", now: now)
+            #expect(Set(a.map(\.queue)).isSuperset(of: JobQueues.all))
+            let aFigures = try #require(a.first { $0.queue == Self.q })
+            #expect(aFigures.counts[.queued] == 2)
+            #expect(abs(aFigures.oldestWaitSeconds - 40) < 1, "B's and the system's older jobs are not A's wait")
+            #expect(a.first { $0.queue == JobQueues.emails }?.counts[.dead] == 0, "B's dead letter is not A's")
+
+            let b = try await queue.stats(organizationID: "org-b", now: now)
+            #expect(b.first { $0.queue == Self.q }?.counts[.queued] == 1)
+            #expect(b.first { $0.queue == JobQueues.emails }?.counts[.dead] == 1)
+            #expect(try await queue.stats(organizationID: "org-c", now: now).allSatisfy { $0.counts.values.allSatisfy { $0 == 0 } })
+
+            let all = try await queue.stats(now: now)
+            #expect(all.first { $0.queue == Self.q }?.counts[.queued] == 4)
+            #expect(abs((all.first { $0.queue == Self.q }?.oldestWaitSeconds ?? 0) - 60) < 1)
+        }
+    }
+
     @Test("prune deletes old completed and cancelled jobs, keeps dead letters", arguments: JobQueueFactory.all)
     func prune(_ factory: JobQueueFactory) async throws {
         try await withQueue(factory) { subject in

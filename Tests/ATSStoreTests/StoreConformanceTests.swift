@@ -75,6 +75,10 @@ struct StoreConformanceTests {
                 try await store.createSession(
                     organizationID: other.org, userID: acme.user.id, tokenHash: "t4", expiresAt: "2030-01-01T00:00:00Z")
             } == .notFound)
+            // Rita is acme's only admin: another one first, or she could not be deleted.
+            _ = try await store.createUser(
+                organizationID: acme.org, email: "second@acme.example", name: "Second admin", role: .admin, passwordHash: "h",
+                actor: acme.actor)
             try await store.deleteUser(organizationID: acme.org, id: acme.user.id, actor: "system")
             #expect(try await store.session(tokenHash: "t3", now: "2025-01-01T00:00:00Z") == nil)
             #expect(try await store.user(organizationID: acme.org, id: acme.user.id) == nil)
@@ -96,6 +100,57 @@ struct StoreConformanceTests {
             _ = try await store.updateUser(
                 organizationID: acme.org, id: acme.user.id, change: UserChange(disabled: true), actor: "system")
             #expect(try await store.session(tokenHash: "t", now: "2025-01-01T00:00:00Z") == nil)
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func theLastActiveAdminStays(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store in
+            let acme = try await Agency.make(store)
+            let other = try await Agency.make(store, slug: "other")
+            let first = try await store.createUser(
+                organizationID: acme.org, email: "a1@acme.example", name: "First", role: .admin, passwordHash: "h", actor: "system")
+            let second = try await store.createUser(
+                organizationID: acme.org, email: "a2@acme.example", name: "Second", role: .admin, passwordHash: "h", actor: "system")
+            // Another organization's admin counts for nothing here.
+            _ = try await store.createUser(
+                organizationID: other.org, email: "a@other.example", name: "Other", role: .admin, passwordHash: "h", actor: "system")
+
+            // With two admins, one may go; then the other is the last one.
+            _ = try await store.updateUser(organizationID: acme.org, id: second.id, change: UserChange(disabled: true), actor: "system")
+            for change in [UserChange(disabled: true), UserChange(role: .recruiter), UserChange(role: .viewer, disabled: true)] {
+                let error = await storeError { _ = try await store.updateUser(organizationID: acme.org, id: first.id, change: change, actor: "system") }
+                #expect(error?.isLastAdmin == true, "\(change)")
+            }
+            #expect(await storeError { try await store.deleteUser(organizationID: acme.org, id: first.id, actor: "system") }?.isLastAdmin == true)
+            let kept = try #require(try await store.user(organizationID: acme.org, id: first.id))
+            #expect(kept.isActiveAdmin, "nothing of a refused change was written")
+            // Other changes to the last admin, and changes to everyone else, go through.
+            #expect(try await store.updateUser(organizationID: acme.org, id: first.id, change: UserChange(name: "Renamed"), actor: "system").name == "Renamed")
+            _ = try await store.updateUser(organizationID: acme.org, id: acme.user.id, change: UserChange(disabled: true), actor: "system")
+            try await store.deleteUser(organizationID: acme.org, id: second.id, actor: "system")
+            // A disabled admin does not count; enabling one again frees the other.
+            let third = try await store.createUser(
+                organizationID: acme.org, email: "a3@acme.example", name: "Third", role: .admin, passwordHash: "h", actor: "system")
+            _ = try await store.updateUser(organizationID: acme.org, id: third.id, change: UserChange(disabled: true), actor: "system")
+            #expect(await storeError { try await store.deleteUser(organizationID: acme.org, id: first.id, actor: "system") }?.isLastAdmin == true)
+            _ = try await store.updateUser(organizationID: acme.org, id: third.id, change: UserChange(disabled: false), actor: "system")
+            try await store.deleteUser(organizationID: acme.org, id: first.id, actor: "system")
+
+            // Two admins demoting each other at once: exactly one of the two changes wins.
+            let fourth = try await store.createUser(
+                organizationID: acme.org, email: "a4@acme.example", name: "Fourth", role: .admin, passwordHash: "h", actor: "system")
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for id in [third.id, fourth.id] {
+                    group.addTask {
+                        (try? await store.updateUser(organizationID: acme.org, id: id, change: UserChange(role: .recruiter), actor: "system")) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            let admins = try await store.users(organizationID: acme.org, role: .admin, page: PageRequest()).items
+            #expect(admins.filter(\.isActiveAdmin).count == 1)
         }
     }
 

@@ -44,6 +44,19 @@ struct EmailTemplateTests {
         #expect(notAName?.code == .syntax)
     }
 
+    @Test("A template's first fault names its line and column; a sound one has none")
+    func faultsHaveAPlace() throws {
+        let unclosed = try #require(EmailTemplate("Dear {{candidate.firstName").firstFault())
+        #expect(unclosed.code == .syntax && unclosed.position == .init(line: 1, column: 6))
+        #expect(unclosed.located.hasPrefix("at line 1, column 6: "))
+        let section = try #require(EmailTemplate("Hi\nÄ {{#job}}x{{/job}}").firstFault())
+        #expect(section.code == .syntax && section.position == .init(line: 2, column: 3))
+        let unknown = try #require(EmailTemplate("{{candidate.firstName}}\n\n  {{ candidate.salary }}").firstFault())
+        #expect(unknown.code == .unknownVariable && unknown.variable == "candidate.salary" && unknown.position == .init(line: 3, column: 3))
+        #expect(EmailTemplate("Dear {{candidate.firstName}}, {{ job.title }} at {{client.name}} }} {").firstFault() == nil)
+        #expect(EmailTemplate("No variables at all.").firstFault() == nil)
+    }
+
     @Test func aMissingNamespaceSaysWhatToSend() throws {
         let noJob = TemplateValues(namespaces: ["candidate": ["firstName": "Ada"]], absentReasons: ["job": "send a jobId"])
         let error = #expect(throws: TemplateError.self) { try EmailTemplate("{{job.title}}").render(noJob) }
@@ -82,8 +95,13 @@ struct EmailTemplateTests {
     @Test func aVariableCannotInjectHeaders() async throws {
         let agency = try await EmailAgency.make()
         defer { agency.cleanup() }
-        // Names are trimmed at the ends only: inner line breaks are stored as given.
-        let candidate = try await agency.candidate(firstName: "Ada\r\nBcc: everyone@example.org")
+        // The schema now refuses line breaks in names; a record stored before that rule (here
+        // written past the validation) must still not reach a header.
+        await #expect(throws: ValidationError.self) { try await agency.candidate(firstName: "Ada\r\nBcc: everyone@example.org") }
+        let candidate = try await agency.store.create(
+            .candidate, organizationID: agency.org,
+            fields: ["firstName": "Ada\r\nBcc: everyone@example.org", "lastName": "Lovelace", "status": "active", "email": "ada@example.org"],
+            actor: "test", options: WriteOptions())
         let template = try await agency.create(.emailTemplate, ["name": "T", "subject": "Hi {{candidate.firstName}}", "body": "x"])
         let rendered = try await agency.outbox.render(
             organizationID: agency.org, templateID: template.id, candidateID: candidate.id, jobID: nil, sender: agency.sender)

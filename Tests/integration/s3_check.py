@@ -12,7 +12,8 @@ Usage: s3_check.py ATS_BIN TMP_DIR
    `+` and accents, copy_object, delete_object; errors parsed from S3's XML (NoSuchKey ...).
 3. generate_presigned_url fetched with plain urllib: GET and PUT work; expired and tampered
    URLs answer 403.
-4. Another organization's bucket and a revoked key: 403 AccessDenied. Keys with `..`,
+4. Another organization's bucket, a bucket that does not exist and a revoked key: 403
+   AccessDenied. Keys with `..`,
    absolute paths, NUL or percent-encoded traversal: 400. An object over the limit: 413
    EntityTooLarge. A wrong checksum: 400 BadDigest. Nothing of those is stored.
 5. A PUT does not stall a second on `Expect: 100-continue` (botocore sends it on every PUT).
@@ -161,7 +162,9 @@ def object_checks(s3):
     status, _ = error_of(lambda: s3.head_bucket(Bucket="acme"))
     report(status == 200, f"head_bucket of the organization's bucket (got {status})")
     status, code = error_of(lambda: s3.list_objects_v2(Bucket="no-such-agency"))
-    report((status, code) == (404, "NoSuchBucket"), f"an unknown bucket raises NoSuchBucket (got {status} {code})")
+    # Not 404 NoSuchBucket any more: that told anyone which organizations exist.
+    report((status, code) == (403, "AccessDenied"),
+           f"an unknown bucket answers 403 AccessDenied, like another organization's (got {status} {code})")
     return body
 
 
@@ -262,6 +265,9 @@ def refusal_checks(s3, other, revoked, base):
     report(status == 403, f"a revoked key answers 403 (got {status} {code})")
     status, _, data = fetch(base + "/s3/acme/cvs/ada.pdf")
     report(status == 403 and b"<Code>AccessDenied</Code>" in data, f"an unsigned GET answers 403 AccessDenied (got {status})")
+    status, _, missing = fetch(base + "/s3/no-such-agency/cvs/ada.pdf")
+    report(status == 403 and b"<Code>AccessDenied</Code>" in missing,
+           f"an unsigned GET on a bucket that does not exist answers the same 403 AccessDenied (got {status})")
 
     for key in ["../escape.txt", "a/../../b.txt", "/etc/passwd", "a\x00b.txt", "%2e%2e/x.txt", "dir/./x.txt"]:
         status, code = error_of(lambda key=key: s3.put_object(Bucket="acme", Key=key, Body=b"evil"))

@@ -96,3 +96,8 @@ public struct APIKey: Sendable, Hashable, Codable {
         return doc
     }
 }
+
+extension User {
+    /// An enabled admin: someone who can still manage the organization's users and keys.
+    public var isActiveAdmin: Bool { role == .admin && !disabled }
+}

@@ -32,6 +32,7 @@ extension EntitySchema {
                 errors.append(FieldError(field.name, "is required"))
             }
         }
+        if errors.isEmpty { errors = documentErrors(output) }
         if !errors.isEmpty { throw ValidationError(errors) }
         return output
     }
@@ -79,11 +80,33 @@ extension EntitySchema {
         {
             errors.append(FieldError(field.name, "is required"))
         }
+        // The rules between fields judge the merged record: a patch of `salaryMin` alone is
+        // checked against the stored `salaryMax`.
+        if errors.isEmpty { errors = documentErrors(writable) }
         if !errors.isEmpty { throw ValidationError(errors) }
         for field in fields where field.readOnly {
             if let value = existing[field.name] { writable[field.name] = value }
         }
         return writable
+    }
+
+    /// Rules between the fields of a whole, normalized document, which no single field's type
+    /// can say: a salary band's low end is not above its high end (a job's band, and the band
+    /// a candidate asks for).
+    public func documentErrors(_ document: JSONObject) -> [FieldError] {
+        var errors: [FieldError] = []
+        func checkBand(_ object: JSONObject, prefix: String) {
+            if let low = object["salaryMin"]?.doubleValue, let high = object["salaryMax"]?.doubleValue, low > high {
+                errors.append(FieldError(prefix + "salaryMin", "must not be greater than \(prefix)salaryMax"))
+            }
+        }
+        switch kind {
+        case .job: checkBand(document, prefix: "")
+        case .candidate:
+            if let preferences = document["preferences"]?.objectValue { checkBand(preferences, prefix: "preferences.") }
+        default: break
+        }
+        return errors
     }
 
     static func check(
@@ -123,6 +146,11 @@ extension EntitySchema {
             guard let text = value.stringValue else { return fail() }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard trimmed.count <= maxLength else { return fail() }
+            let multiline = maxLength >= TextRules.multilineFromLength
+            if TextRules.hasForbiddenControl(trimmed, multiline: multiline) {
+                errors.append(FieldError(path, TextRules.controlMessage(multiline: multiline)))
+                return nil
+            }
             return .string(trimmed)
         case .email:
             guard let text = value.stringValue?.trimmingCharacters(in: .whitespaces), Normalize.isEmail(text)
@@ -134,7 +162,7 @@ extension EntitySchema {
             return .string(text)
         case .url:
             guard let text = value.stringValue?.trimmingCharacters(in: .whitespaces), text.count <= 2000,
-                let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+                !TextRules.hasForbiddenControl(text, multiline: false), let url = URL(string: text), let scheme = url.scheme?.lowercased(),
                 scheme == "http" || scheme == "https", url.host?.isEmpty == false
             else { return fail() }
             return .string(text)
@@ -181,6 +209,10 @@ extension EntitySchema {
             return .object(check(object, against: fields, path: path, errors: &errors, rejectReadOnly: true))
         case .freeform:
             guard let object = value.objectValue, JSONCoding.encode(object).utf8.count <= 16_384 else { return fail() }
+            if let location = TextRules.firstForbiddenControl(in: value, path: path) {
+                errors.append(FieldError(location, TextRules.controlMessage(multiline: true)))
+                return nil
+            }
             return value
         }
     }

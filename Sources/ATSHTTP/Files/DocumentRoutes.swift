@@ -204,7 +204,8 @@ extension RouteTable {
             Operation(
                 method: .post, path: "/api/v1/candidates/{id}/documents/zip", operationID: "candidateDocumentsZip",
                 summary: "All of a candidate's files as one zip, behind a presigned link.", tag: "documents",
-                access: .role(.viewer), parameters: [idParameter], success: (200, link, "application/json"), errors: [404, 409, 503]
+                // It writes a blob and a reference: a write, like an upload.
+                access: .role(.recruiter), parameters: [idParameter], success: (200, link, "application/json"), errors: [404, 409, 503]
             ) { request, context in
                 let principal = try gateway.principal(context)
                 let files = try gateway.requireFiles()

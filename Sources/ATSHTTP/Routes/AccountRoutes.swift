@@ -97,6 +97,8 @@ extension RouteTable {
                 let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespaces)
                 if body["name"] != nil && (name == nil || name!.isEmpty || name!.count > 200) {
                     errors.append(FieldError("name", "must be a string of 1 to 200 characters"))
+                } else if let name, TextRules.hasForbiddenControl(name, multiline: false) {
+                    errors.append(FieldError("name", TextRules.controlMessage(multiline: false)))
                 }
                 let settings = body["settings"]?.objectValue
                 if body["settings"] != nil && (settings == nil || JSONCoding.encode(settings!).utf8.count > 65_536) {
@@ -184,7 +186,9 @@ extension RouteTable {
                 let principal = try gateway.principal(context)
                 let id = try gateway.id(context)
                 guard id != principal.userID else { throw Problem.conflict("self-delete", "You cannot delete yourself.") }
-                try await gateway.store.deleteUser(organizationID: principal.organizationID, id: id, actor: principal.actor)
+                try await Problem.keepingAnAdmin {
+                    try await gateway.store.deleteUser(organizationID: principal.organizationID, id: id, actor: principal.actor)
+                }
                 gateway.authenticator.invalidate()
                 return gateway.noContent()
             })
@@ -218,7 +222,11 @@ extension RouteTable {
                 var errors: [FieldError] = []
                 for key in body.keys where key != "name" && key != "role" { errors.append(FieldError(key, "is not a known field")) }
                 let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespaces) ?? ""
-                if name.isEmpty || name.count > 200 { errors.append(FieldError("name", "must be a string of 1 to 200 characters")) }
+                if name.isEmpty || name.count > 200 {
+                    errors.append(FieldError("name", "must be a string of 1 to 200 characters"))
+                } else if TextRules.hasForbiddenControl(name, multiline: false) {
+                    errors.append(FieldError("name", TextRules.controlMessage(multiline: false)))
+                }
                 let role = body["role"]?.stringValue.flatMap(Role.init(rawValue:))
                 if role == nil { errors.append(FieldError("role", "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")) }
                 guard errors.isEmpty, let role else { throw Problem.validation(errors) }
@@ -358,7 +366,11 @@ extension Gateway {
         let email = body["email"]?.stringValue?.trimmingCharacters(in: .whitespaces) ?? ""
         if !Normalize.isEmail(email) { errors.append(FieldError("email", "must be an email address")) }
         let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespaces) ?? ""
-        if name.isEmpty || name.count > 200 { errors.append(FieldError("name", "must be a string of 1 to 200 characters")) }
+        if name.isEmpty || name.count > 200 {
+            errors.append(FieldError("name", "must be a string of 1 to 200 characters"))
+        } else if TextRules.hasForbiddenControl(name, multiline: false) {
+            errors.append(FieldError("name", TextRules.controlMessage(multiline: false)))
+        }
         let role = body["role"]?.stringValue.flatMap(Role.init(rawValue:))
         if role == nil { errors.append(FieldError("role", "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")) }
         var password = body["password"]?.stringValue
@@ -385,7 +397,15 @@ extension Gateway {
             case "email":
                 if let text = value.stringValue?.trimmingCharacters(in: .whitespaces), Normalize.isEmail(text) { change.email = text } else { errors.append(FieldError(key, "must be an email address")) }
             case "name":
-                if let text = value.stringValue?.trimmingCharacters(in: .whitespaces), (1...200).contains(text.count) { change.name = text } else { errors.append(FieldError(key, "must be a string of 1 to 200 characters")) }
+                if let text = value.stringValue?.trimmingCharacters(in: .whitespaces), (1...200).contains(text.count) {
+                    if TextRules.hasForbiddenControl(text, multiline: false) {
+                        errors.append(FieldError(key, TextRules.controlMessage(multiline: false)))
+                    } else {
+                        change.name = text
+                    }
+                } else {
+                    errors.append(FieldError(key, "must be a string of 1 to 200 characters"))
+                }
             case "role":
                 if let role = value.stringValue.flatMap(Role.init(rawValue:)) { change.role = role } else { errors.append(FieldError(key, "is not a role")) }
             case "disabled":
@@ -404,7 +424,9 @@ extension Gateway {
         if id == principal.userID, let role = change.role, role != .admin {
             throw Problem.conflict("self-demote", "You cannot take the admin role from yourself.")
         }
-        let user = try await store.updateUser(organizationID: principal.organizationID, id: id, change: change, actor: principal.actor)
+        let user = try await Problem.keepingAnAdmin {
+            try await store.updateUser(organizationID: principal.organizationID, id: id, change: change, actor: principal.actor)
+        }
         authenticator.invalidate()
         return json(user.publicDocument)
     }
@@ -415,6 +437,20 @@ extension Gateway {
             organizationID: organizationID, name: name, role: role, secretHash: Secrets.sha256Hex(secret),
             prefix: String(secret.prefix(Authenticator.keyPrefix.count + 6)), actor: actor)
         return (key, secret)
+    }
+}
+
+extension Problem {
+    /// Runs a user change and answers the store's last-admin refusal with its own stable type.
+    static func keepingAnAdmin<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError where error.isLastAdmin {
+            throw Problem(
+                .conflict, "last-admin", "Conflict",
+                detail: "The organization must keep at least one active admin: make another user admin before you disable, demote or delete this one.",
+                errors: error.fieldErrors)
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ATSDomain
 import ATSStore
+import ATSWork
 import Hummingbird
 
 /// Create, read, update, delete and list for every agency entity, from its schema.
@@ -82,7 +83,9 @@ extension RouteTable {
                     kind, organizationID: principal.organizationID, id: id, actor: principal.actor,
                     options: WriteOptions(allowDuplicate: allowDuplicate)
                 ) { current in
-                    try schema.validatePatch(patch, onto: current.fields)
+                    let merged = try schema.validatePatch(patch, onto: current.fields)
+                    try Gateway.checkRules(kind, merged)
+                    return merged
                 }
                 return gateway.json(record.json)
             })
@@ -169,12 +172,26 @@ extension Gateway {
     /// manager writes notes on their own jobs only) and the fields the server sets.
     func create(_ kind: EntityKind, input: JSONObject, principal: Principal, allowDuplicate: Bool) async throws -> Record {
         let fields = try EntitySchema.of(kind).validateCreate(input)
+        try Self.checkRules(kind, fields)
         if kind == .note && principal.role == .hiringManager {
             try await checkHiringManagerNote(fields, principal: principal)
         }
         return try await store.create(
             kind, organizationID: principal.organizationID, fields: fields, actor: principal.actor,
             options: WriteOptions(allowDuplicate: allowDuplicate))
+    }
+
+    /// Rules of a validated document that need more than the schema: an email template's
+    /// `{{` syntax and variable names, reported with the field and the place.
+    static func checkRules(_ kind: EntityKind, _ fields: JSONObject) throws(ValidationError) {
+        guard kind == .emailTemplate else { return }
+        var errors: [FieldError] = []
+        for name in ["subject", "body"] {
+            if let text = fields[name]?.stringValue, let fault = EmailTemplate(text).firstFault() {
+                errors.append(FieldError(name, fault.located))
+            }
+        }
+        if !errors.isEmpty { throw ValidationError(errors) }
     }
 
     /// Whether the job is one the hiring manager is named on.
@@ -185,28 +202,47 @@ extension Gateway {
         return job["hiringManagerIds"]?.stringArray.contains(userID) ?? false
     }
 
+    /// A hiring manager writes only about what their own jobs touch, and every field of the
+    /// note that names something must pass on its own: the job is one of theirs, the
+    /// application is on one of their jobs, the candidate has an application on one of their
+    /// jobs (the rule of `POST /candidates/{id}/notes`). Naming one of their jobs must not
+    /// open another field to any candidate of the organization.
     func checkHiringManagerNote(_ fields: JSONObject, principal: Principal) async throws {
         let org = principal.organizationID
-        var jobIDs: [String] = []
-        if let job = fields["jobId"]?.stringValue { jobIDs.append(job) }
-        if let applicationID = fields["applicationId"]?.stringValue,
-            let application = try await store.record(.application, organizationID: org, id: applicationID),
-            let job = application["jobId"]?.stringValue
-        {
-            jobIDs.append(job)
+        let refusal = Problem.forbidden("Hiring managers write notes on candidates, applications and jobs of their own jobs only.")
+        var named = false
+        if let job = fields["jobId"]?.stringValue {
+            named = true
+            guard try await isHiringManager(of: job, principal: principal) else { throw refusal }
         }
-        if let candidateID = fields["candidateId"]?.stringValue, jobIDs.isEmpty {
-            let applications = try await store.list(
-                .application, organizationID: org,
-                query: ListQuery(equals: ["candidateId": candidateID], page: PageRequest(limit: PageRequest.maxLimit)))
-            for item in applications.items {
-                if let object = JSONCoding.decodeObject(Array(item.json.utf8)), let job = object["jobId"]?.stringValue {
-                    jobIDs.append(job)
+        if let applicationID = fields["applicationId"]?.stringValue {
+            named = true
+            guard let application = try await store.record(.application, organizationID: org, id: applicationID),
+                let job = application["jobId"]?.stringValue, try await isHiringManager(of: job, principal: principal)
+            else { throw refusal }
+        }
+        if let candidateID = fields["candidateId"]?.stringValue {
+            named = true
+            guard try await hasApplicationOnOwnJob(candidateID: candidateID, principal: principal) else { throw refusal }
+        }
+        guard named else { throw refusal }
+    }
+
+    /// Whether the candidate has an application on a job the hiring manager is named on.
+    func hasApplicationOnOwnJob(candidateID: String, principal: Principal) async throws -> Bool {
+        var query = ListQuery(equals: ["candidateId": candidateID], page: PageRequest(limit: PageRequest.maxLimit))
+        while true {
+            let page = try await store.list(.application, organizationID: principal.organizationID, query: query)
+            for item in page.items {
+                if let object = JSONCoding.decodeObject(Array(item.json.utf8)), let job = object["jobId"]?.stringValue,
+                    try await isHiringManager(of: job, principal: principal)
+                {
+                    return true
                 }
             }
+            guard let next = page.nextCursor else { return false }
+            query.page = PageRequest(limit: PageRequest.maxLimit, cursor: next)
         }
-        for job in jobIDs where try await isHiringManager(of: job, principal: principal) { return }
-        throw Problem.forbidden("Hiring managers write notes on candidates, applications and jobs of their own jobs only.")
     }
 
     func checkInterviewFeedback(id: String, patch: JSONObject, principal: Principal) async throws {

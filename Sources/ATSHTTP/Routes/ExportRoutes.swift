@@ -65,13 +65,20 @@ extension RouteTable {
                     let format = (job.result?["format"] ?? job.payload["format"])?.stringValue.flatMap(ExportFormat.init(rawValue:)),
                     let kind = ExportKind(jobType: job.type)
                 {
-                    // A presigned link: a browser or a script fetches it without the API key.
-                    let name = ExportFiles.downloadName(kind: kind, format: format, jobID: job.id)
-                    let signed = try await files.presign(
-                        method: "GET", path: "/files/\(hex)/\(FileServices.pathSegment(name))",
-                        organizationID: principal.organizationID, request: request)
-                    status["downloadUrl"] = .string(signed.url)
-                    status["downloadExpiresAt"] = .string(signed.expiresAt)
+                    // A presigned link: a browser or a script fetches it without the API key. It
+                    // lives as long as the export's file is kept (a week from the export's end,
+                    // as the README says), not `ATS_PRESIGN_SECONDS`, which is for CV links.
+                    let now = Date()
+                    let keptUntil = (job.finishedAt ?? now).addingTimeInterval(ExportFiles.retention)
+                    let seconds = Int(keptUntil.timeIntervalSince(now).rounded(.down))
+                    if seconds > 0 {
+                        let name = ExportFiles.downloadName(kind: kind, format: format, jobID: job.id)
+                        let signed = try await files.presign(
+                            method: "GET", path: "/files/\(hex)/\(FileServices.pathSegment(name))",
+                            organizationID: principal.organizationID, request: request, seconds: seconds, now: now)
+                        status["downloadUrl"] = .string(signed.url)
+                        status["downloadExpiresAt"] = .string(signed.expiresAt)
+                    }
                 }
                 return gateway.json(status)
             })

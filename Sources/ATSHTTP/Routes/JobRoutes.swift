@@ -60,12 +60,17 @@ extension RouteTable {
         add(
             Operation(
                 method: .get, path: "/api/v1/admin/jobs/stats", operationID: "adminJobStats",
-                summary: "Per-queue counts by state and the oldest wait.", tag: "jobs", access: .role(.admin),
+                summary: "Per-queue counts by state and the oldest wait, of this organization's jobs only.", tag: "jobs",
+                access: .role(.admin),
                 success: (200, JSONSchema.ref("QueueStatsList"), "application/json"), errors: [503]
             ) { request, context in
-                _ = try gateway.principal(context)
+                // Only the caller's jobs: another tenant's queue depths, failures and dead letters
+                // say how busy it is. No worker-pool figure is shown: it is shared by every tenant.
+                let principal = try gateway.principal(context)
                 let work = try gateway.requireWork()
-                let stats = try await gateway.jobCall { try await work.jobs.stats(now: Date()) }
+                let stats = try await gateway.jobCall {
+                    try await work.jobs.stats(organizationID: principal.organizationID, now: Date())
+                }
                 return gateway.json(["items": .array(stats.map { .object($0.document) })])
             })
 

@@ -48,9 +48,8 @@ extension RouteTable {
                 if let route, route.utf8.count > 300 {
                     throw Problem.badRequest("invalid-parameter", "`route` is at most 300 characters.")
                 }
-                let summaries = (gateway.traces?.recentTraces(minDuration: minimum, route: route, limit: Int.max) ?? [])
-                    .filter { $0.attributes["ats.org"] == principal.organizationID }
-                    .prefix(limit)
+                let summaries = gateway.traces?.recentTraces(
+                    minDuration: minimum, route: route, limit: limit, organization: principal.organizationID) ?? []
                 return gateway.json(["items": .array(summaries.map { .object(Self.document($0)) })])
             })
 
@@ -71,10 +70,10 @@ extension RouteTable {
                 guard traceID.utf8.count == 32, traceID.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
                     throw Problem.badRequest("invalid-parameter", "A trace id is 32 lowercase hex digits.")
                 }
-                // Only the subtrees this organization's requests started: a caller who sends
-                // another tenant's trace id in `traceparent` adds a root of its own to that
-                // trace, and must see nothing but that root.
-                let roots = gateway.traces?.trace(id: traceID)?.spans.filter { $0.attributes["ats.org"] == principal.organizationID } ?? []
+                // Only the spans recorded for this organization: a caller who sends another
+                // tenant's trace id in `traceparent` adds a root of its own to that trace; each
+                // side sees its own requests, never the other's, nested or not.
+                let roots = gateway.traces?.trace(id: traceID, organization: principal.organizationID)?.spans ?? []
                 guard !roots.isEmpty else {
                     throw Problem(.notFound, "not-found", "Not found", detail: "No recent trace with this id.")
                 }

@@ -28,6 +28,8 @@ extension RouteTable {
                 let reason = body["reason"]
                 if let reason, reason.stringValue == nil || reason.stringValue!.count > 500 {
                     errors.append(FieldError("reason", "must be a string of at most 500 characters"))
+                } else if let text = reason?.stringValue, TextRules.hasForbiddenControl(text, multiline: true) {
+                    errors.append(FieldError("reason", TextRules.controlMessage(multiline: true)))
                 }
                 if !errors.isEmpty { throw Problem.validation(errors) }
                 let record = try await gateway.store.moveApplication(
@@ -156,11 +158,14 @@ extension RouteTable {
         var tags: [String] = []
         if let raw = body["tags"] {
             if let items = raw.arrayValue, items.count <= 50,
-                items.allSatisfy({ ($0.stringValue?.trimmingCharacters(in: .whitespaces).count ?? 0) > 0 && $0.stringValue!.count <= 50 })
+                items.allSatisfy({
+                    ($0.stringValue?.trimmingCharacters(in: .whitespaces).count ?? 0) > 0 && $0.stringValue!.count <= 50
+                        && !TextRules.hasForbiddenControl($0.stringValue!, multiline: false)
+                })
             {
                 tags = items.compactMap { $0.stringValue?.trimmingCharacters(in: .whitespaces) }
             } else {
-                errors.append(FieldError("tags", "must be an array of at most 50 tags of 1 to 50 characters"))
+                errors.append(FieldError("tags", "must be an array of at most 50 tags of 1 to 50 characters, without control characters"))
             }
         }
         let action: BulkAction?

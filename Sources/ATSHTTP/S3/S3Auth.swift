@@ -16,12 +16,10 @@ struct S3Caller: Sendable {
 
 extension S3Endpoint {
     /// Checks the request's SigV4 signature (header or query form) with the key it names; the
-    /// key must be live and, when a bucket is addressed, belong to the bucket's organization.
-    /// Every refusal is a 403 (or a 400 for a signature that cannot be parsed), never a hint
-    /// about which other organizations' keys exist.
-    func authenticate(
-        _ request: Request, context: ATSRequestContext, files: FileServices, bucket: Organization?
-    ) async throws -> S3Caller {
+    /// key must be live. It looks at no bucket: the caller matches the key's organization to the
+    /// bucket afterwards. Every refusal is a 403 (or a 400 for a signature that cannot be
+    /// parsed), never a hint about which organizations or keys exist.
+    func authenticate(_ request: Request, context: ATSRequestContext, files: FileServices) async throws -> S3Caller {
         let catalog = files.catalog
         let region = files.region
         let caller: S3Caller
@@ -69,9 +67,6 @@ extension S3Endpoint {
                 chunked: verified.isStreaming ? AWSChunkedConfiguration(request: signed, verified: verified) : nil)
         }
         let key = caller.key
-        if let bucket, bucket.id != key.organizationID {
-            throw S3Error.accessDenied()
-        }
         if let wait = gateway.limiter.take("s3:" + key.accessKeyID) {
             var error = S3Error.slowDown
             error.headers[.retryAfter] = String(wait)

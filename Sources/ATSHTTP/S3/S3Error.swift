@@ -43,10 +43,6 @@ extension S3Error {
         S3Error(.forbidden, "AccessDenied", message)
     }
 
-    static func noSuchBucket(_ bucket: String) -> S3Error {
-        S3Error(.notFound, "NoSuchBucket", "The specified bucket does not exist.", details: [("BucketName", bucket)])
-    }
-
     static func noSuchKey(_ key: String) -> S3Error {
         S3Error(.notFound, "NoSuchKey", "The specified key does not exist.", details: [("Key", key)])
     }

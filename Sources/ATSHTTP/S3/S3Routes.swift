@@ -62,11 +62,15 @@ struct S3Endpoint: Sendable {
     ) async throws -> Response {
         guard let bucket = target.bucket else {
             guard request.method == .get else { throw S3Error.methodNotAllowed() }
-            let caller = try await authenticate(request, context: context, files: files, bucket: nil)
+            let caller = try await authenticate(request, context: context, files: files)
             return try await listBuckets(caller)
         }
-        guard let organization = try await gateway.store.organization(slug: bucket) else { throw S3Error.noSuchBucket(bucket) }
-        let caller = try await authenticate(request, context: context, files: files, bucket: organization)
+        // The signature first, the bucket after: an unsigned or wrongly signed request learns
+        // nothing about which organizations exist, and a signed one gets the same 403 for a
+        // missing bucket as for another organization's.
+        let caller = try await authenticate(request, context: context, files: files)
+        guard let organization = try await gateway.store.organization(slug: bucket), organization.id == caller.key.organizationID
+        else { throw S3Error.accessDenied() }
         let scope = S3Scope(organization: organization, caller: caller, files: files, request: request, query: query)
         guard let rawKey = target.rawKey else {
             return try await bucketOperation(scope)

@@ -377,19 +377,28 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
         return JobPage(jobs: page, nextCursor: next)
     }
 
-    public func stats(now: Date) async throws -> [QueueStats] {
+    public func stats(organizationID: String?, now: Date) async throws -> [QueueStats] {
         let at = now.timeIntervalSince1970
+        // One organization's rows only, when asked: jobs carry their tenant in `org_id`
+        // (system jobs have none and show in the operator's view only).
+        let scope = organizationID == nil ? "" : "org_id = ?"
+        let scopeArguments: StatementArguments = organizationID.map { [$0] } ?? []
+        var dueArguments: StatementArguments = [at]
+        dueArguments += scopeArguments
+        let finalDueArguments = dueArguments
         let (counts, due) = try await read { db in
             let counts = try Row.fetchAll(
-                db, sql: "SELECT queue, state, COUNT(*) AS n FROM job_queue GROUP BY queue, state"
+                db,
+                sql: "SELECT queue, state, COUNT(*) AS n FROM job_queue \(scope.isEmpty ? "" : "WHERE " + scope) GROUP BY queue, state",
+                arguments: scopeArguments
             ).map { (queue: $0["queue"] as String, state: $0["state"] as String, count: $0["n"] as Int) }
             let due = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT queue, COUNT(*) AS n, MIN(run_at) AS oldest FROM job_queue
-                    WHERE state IN ('queued', 'scheduled') AND run_at <= ? GROUP BY queue
+                    WHERE state IN ('queued', 'scheduled') AND run_at <= ? \(scope.isEmpty ? "" : "AND " + scope) GROUP BY queue
                     """,
-                arguments: [at]
+                arguments: finalDueArguments
             ).map { (queue: $0["queue"] as String, count: $0["n"] as Int, oldest: $0["oldest"] as Double) }
             return (counts, due)
         }

@@ -15,6 +15,9 @@ extension SQLiteStore {
         guard !name.isEmpty, name.count <= 200 else {
             throw StoreError(.validation, "invalid name", fieldErrors: [FieldError("name", "must be 1-200 characters")])
         }
+        guard !TextRules.hasForbiddenControl(name, multiline: false) else {
+            throw StoreError(.validation, "invalid name", fieldErrors: [FieldError("name", TextRules.controlMessage(multiline: false))])
+        }
         let organization = Organization(id: Identifier.make(), slug: slug, name: name, createdAt: StoreClock.now())
         return try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM organizations WHERE slug = ?", arguments: [slug]) == true {
@@ -124,6 +127,9 @@ extension SQLiteStore {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty, name.count <= 200 else {
             throw StoreError(.validation, "invalid name", fieldErrors: [FieldError("name", "must be 1-200 characters")])
+        }
+        guard !TextRules.hasForbiddenControl(name, multiline: false) else {
+            throw StoreError(.validation, "invalid name", fieldErrors: [FieldError("name", TextRules.controlMessage(multiline: false))])
         }
         return name
     }
@@ -237,6 +243,9 @@ extension SQLiteStore {
             if let disabled = change.disabled { new.disabled = disabled }
             if let hash = change.passwordHash { new.passwordHash = hash }
             guard new != old else { return old }
+            if old.isActiveAdmin && !new.isActiveAdmin {
+                try Self.requireAnotherActiveAdmin(db, org: organizationID, except: id, field: new.disabled ? "disabled" : "role")
+            }
             if new.email.lowercased() != old.email.lowercased(),
                 try Self.emailTaken(db, org: organizationID, email: new.email, except: id)
             {
@@ -277,12 +286,22 @@ extension SQLiteStore {
         guard let id = Identifier.canonical(id) else { throw StoreError.notFound("user") }
         try await write { db in
             guard let old = try Self.fetchUser(db, org: organizationID, id: id) else { throw StoreError.notFound("user") }
+            if old.isActiveAdmin { try Self.requireAnotherActiveAdmin(db, org: organizationID, except: id, field: nil) }
             // Sessions go with the user (foreign key cascade); records the user owned keep the id.
             try db.execute(sql: "DELETE FROM users WHERE org_id = ? AND id = ?", arguments: [organizationID, id])
             try Self.audit(
                 db, organizationID: organizationID, at: StoreClock.now(), actor: actor, action: "delete", entity: "user",
                 entityID: id, old: old.publicDocument, new: nil)
         }
+    }
+
+    /// Checked in the same transaction as the write (SQLite has one writer), so two admins
+    /// disabling each other at once cannot both succeed.
+    static func requireAnotherActiveAdmin(_ db: Database, org: String, except id: String, field: String?) throws {
+        let others = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = ? AND disabled = 0 AND id != ?",
+            arguments: [org, Role.admin.rawValue, id]) ?? 0
+        if others == 0 { throw StoreError.lastAdmin(field: field) }
     }
 
     // MARK: API keys

@@ -225,15 +225,17 @@ public final class ApplianceTracer: Tracer, Service, Sendable {
     // MARK: Recent traces
 
     /// Recent sampled traces, newest first: those whose root took at least `minDuration` and,
-    /// when `route` is given, whose root's `http.route` is that route.
-    public func recentTraces(minDuration: Duration?, route: String?, limit: Int) -> [TraceSummary] {
-        recent.withLock { $0.summaries(minDuration: minDuration, route: route, limit: limit) }
+    /// when `route` is given, whose root's `http.route` is that route. With `organization`,
+    /// only what was recorded for that organization (`ats.org`) is seen or counted.
+    public func recentTraces(minDuration: Duration?, route: String?, limit: Int, organization: String? = nil) -> [TraceSummary] {
+        recent.withLock { $0.summaries(minDuration: minDuration, route: route, limit: limit, organization: organization) }
     }
 
-    /// One recent trace's spans as a tree (roots first, children in start order), or nil.
-    public func trace(id: String) -> TraceTree? {
+    /// One recent trace's spans as a tree (roots first, children in start order), or nil; with
+    /// `organization`, that organization's spans only (nil when it has none in the trace).
+    public func trace(id: String, organization: String? = nil) -> TraceTree? {
         guard let traceID = TraceID(hex: id.lowercased()) else { return nil }
-        return recent.withLock { $0.tree(id: traceID) }
+        return recent.withLock { $0.tree(id: traceID, organization: organization) }
     }
 
     // MARK: Span end

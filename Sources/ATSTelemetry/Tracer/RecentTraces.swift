@@ -72,8 +72,11 @@ struct RecentTraces {
         pendingHead = 0
     }
 
-    /// Newest (by root end) first.
-    func summaries(minDuration: Duration?, route: String?, limit: Int) -> [TraceSummary] {
+    /// Newest (by root end) first. With `organization`, a trace is listed when a local root
+    /// of it was recorded for that organization (`ats.org`), and its figures (root, span
+    /// count, error) count that organization's spans only: a foreign request that names the
+    /// trace in its `traceparent` changes nothing in the list.
+    func summaries(minDuration: Duration?, route: String?, limit: Int, organization: String? = nil) -> [TraceSummary] {
         guard capacity > 0, limit > 0 else { return [] }
         let minNanos = minDuration.map { Self.nanos($0) } ?? 0
         var result: [TraceSummary] = []
@@ -81,7 +84,18 @@ struct RecentTraces {
         for _ in 0..<capacity {
             index = (index - 1 + capacity) % capacity
             guard let id = ring[index], let record = records[id] else { continue }
-            let root = record.root
+            var root = record.root
+            var spans = record.spans
+            if let organization {
+                let owners = Self.owners(of: record.spans)
+                spans = record.spans.filter { owners[$0.spanID] == organization }
+                if owners[root.spanID] != organization {
+                    // The trace's first local root is another tenant's: this organization's own
+                    // first request in it stands for it, when there is one.
+                    guard let own = spans.filter(\.isLocalRoot).min(by: { $0.startNanos < $1.startNanos }) else { continue }
+                    root = own
+                }
+            }
             let duration = root.endNanos - root.startNanos
             guard duration >= minNanos else { continue }
             if let route, root.attributes.get("http.route")?.stringified != route { continue }
@@ -93,21 +107,31 @@ struct RecentTraces {
                 TraceSummary(
                     traceID: id.hex, rootName: root.name,
                     startTime: Date(timeIntervalSince1970: Double(root.startNanos) / 1e9),
-                    startTimeUnixNano: root.startNanos, durationNanos: duration, spanCount: record.spans.count,
-                    error: record.spans.contains(where: \.isError), attributes: attributes))
+                    startTimeUnixNano: root.startNanos, durationNanos: duration, spanCount: spans.count,
+                    error: spans.contains(where: \.isError), attributes: attributes))
             if result.count >= limit { break }
         }
         return result
     }
 
-    func tree(id: TraceID) -> TraceTree? {
+    /// The trace as a tree. A local root (a request or a job of this process) is always a root
+    /// of the tree, never a child: its parent was named by a `traceparent` header, which any
+    /// caller may set to any span, so nesting it would hang one tenant's request under another's.
+    /// With `organization`, only the spans recorded for that organization are kept (nil when
+    /// there are none).
+    func tree(id: TraceID, organization: String? = nil) -> TraceTree? {
         guard let record = records[id] else { return nil }
-        let spans = record.spans.sorted { ($0.startNanos, $0.spanID) < ($1.startNanos, $1.spanID) }
+        var spans = record.spans.sorted { ($0.startNanos, $0.spanID) < ($1.startNanos, $1.spanID) }
+        if let organization {
+            let owners = Self.owners(of: spans)
+            spans = spans.filter { owners[$0.spanID] == organization }
+            guard !spans.isEmpty else { return nil }
+        }
         let present = Set(spans.map(\.spanID))
         var childrenOf: [UInt64: [FinishedSpan]] = [:]
         var roots: [FinishedSpan] = []
         for span in spans {
-            if let parent = span.parentSpanID, parent != span.spanID, present.contains(parent) {
+            if !span.isLocalRoot, let parent = span.parentSpanID, parent != span.spanID, present.contains(parent) {
                 childrenOf[parent, default: []].append(span)
             } else {
                 roots.append(span)
@@ -123,6 +147,38 @@ struct RecentTraces {
         // Local roots first, then orphans (whose parent ended after the trace was dropped, or never).
         let ordered = roots.filter(\.isLocalRoot) + roots.filter { !$0.isLocalRoot }
         return TraceTree(traceID: id.hex, spans: ordered.map(build))
+    }
+
+    /// The organization each span was recorded for: a local root's own `ats.org` (set once the
+    /// request is authenticated, or by the job runner), inherited by the spans started under it
+    /// in this process. Spans whose chain reaches no local root (orphans) belong to nobody.
+    static func owners(of spans: [FinishedSpan]) -> [UInt64: String] {
+        var byID: [UInt64: FinishedSpan] = [:]
+        for span in spans { byID[span.spanID] = span }
+        var owners: [UInt64: String] = [:]
+        var settled = Set<UInt64>()
+        for span in spans {
+            // Walk up to the local root (or a dead end), then write the answer down the path.
+            var path: [UInt64] = []
+            var current: FinishedSpan? = span
+            var owner: String?
+            while let here = current, !settled.contains(here.spanID), path.count < Self.maxSpansPerTrace {
+                path.append(here.spanID)
+                if here.isLocalRoot {
+                    owner = here.attributes.get("ats.org")?.stringified
+                    current = nil
+                    break
+                }
+                guard let parent = here.parentSpanID, parent != here.spanID else { current = nil; break }
+                current = byID[parent]
+            }
+            if let here = current, settled.contains(here.spanID) { owner = owners[here.spanID] }
+            for id in path {
+                settled.insert(id)
+                if let owner { owners[id] = owner }
+            }
+        }
+        return owners
     }
 
     static func nanos(_ duration: Duration) -> UInt64 {

@@ -24,24 +24,65 @@ public struct EmailTemplate: Sendable, Hashable {
 
     /// The template split into literals and variable names, or the first syntax error.
     func parse() throws(TemplateError) -> [Part] {
-        var parts: [Part] = []
+        try scan().map(\.part)
+    }
+
+    /// `parse`, with where each part starts (for errors that point at a place).
+    private func scan() throws(TemplateError) -> [(part: Part, start: String.Index)] {
+        var parts: [(part: Part, start: String.Index)] = []
         var rest = text[...]
         while let open = rest.range(of: "{{") {
-            if open.lowerBound > rest.startIndex { parts.append(.literal(rest[rest.startIndex..<open.lowerBound])) }
+            if open.lowerBound > rest.startIndex { parts.append((.literal(rest[rest.startIndex..<open.lowerBound]), rest.startIndex)) }
             let afterOpen = rest[open.upperBound...]
             guard let close = afterOpen.range(of: "}}") else {
-                throw TemplateError(.syntax, "a `{{` is never closed with `}}`", variable: nil)
+                throw TemplateError(.syntax, "a `{{` is never closed with `}}`", variable: nil, position: position(of: open.lowerBound))
             }
             let name = afterOpen[afterOpen.startIndex..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_") })
             else {
-                throw TemplateError(.syntax, "`{{\(afterOpen[afterOpen.startIndex..<close.lowerBound].prefix(40))}}` is not a variable name", variable: nil)
+                throw TemplateError(
+                    .syntax, "`{{\(afterOpen[afterOpen.startIndex..<close.lowerBound].prefix(40))}}` is not a variable name",
+                    variable: nil, position: position(of: open.lowerBound))
             }
-            parts.append(.variable(name))
+            parts.append((.variable(name), open.lowerBound))
             rest = afterOpen[close.upperBound...]
         }
-        if !rest.isEmpty { parts.append(.literal(rest)) }
+        if !rest.isEmpty { parts.append((.literal(rest), rest.startIndex)) }
         return parts
+    }
+
+    /// The 1-based line and column (in characters) of an index of `text`.
+    private func position(of index: String.Index) -> TemplateError.Position {
+        var line = 1
+        var column = 1
+        for character in text[..<index] {
+            if character.isNewline {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return TemplateError.Position(line: line, column: column)
+    }
+
+    /// The first fault that would stop every send of this template, with its place: broken
+    /// `{{` syntax (an unclosed tag, a section or anything else that is not a variable name) or
+    /// a name outside `TemplateValues.catalogue`. nil when the template is sound. Checked when a
+    /// template is saved, so a recruiter hears of it then, not when a mail fails.
+    public func firstFault() -> TemplateError? {
+        let parts: [(part: Part, start: String.Index)]
+        do {
+            parts = try scan()
+        } catch {
+            return error
+        }
+        for item in parts {
+            guard case .variable(let name) = item.part, !TemplateValues.isKnown(name) else { continue }
+            return TemplateError(
+                .unknownVariable, "`{{\(name)}}` is not a known variable", variable: name, position: position(of: item.start))
+        }
+        return nil
     }
 
     /// The variable names the template uses, in order of first use.
@@ -96,9 +137,16 @@ public struct TemplateValues: Sendable, Hashable {
         catalogue.flatMap { entry in entry.value.map { "\(entry.key).\($0)" } }.sorted()
     }
 
+    /// Whether `namespace.field` is in the catalogue.
+    static func isKnown(_ name: String) -> Bool {
+        let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard pieces.count == 2, let fields = catalogue[String(pieces[0])] else { return false }
+        return fields.contains(String(pieces[1]))
+    }
+
     func value(of name: String) throws(TemplateError) -> String {
         let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard pieces.count == 2, let fields = Self.catalogue[String(pieces[0])], fields.contains(String(pieces[1])) else {
+        guard Self.isKnown(name) else {
             throw TemplateError(.unknownVariable, "`{{\(name)}}` is not a known variable", variable: name)
         }
         let namespace = String(pieces[0])
@@ -121,17 +169,37 @@ public struct TemplateError: Error, Sendable, Hashable, CustomStringConvertible 
         case missingContext
     }
 
+    /// Where in the template text: 1-based line and column (in characters).
+    public struct Position: Sendable, Hashable {
+        public let line: Int
+        public let column: Int
+
+        public init(line: Int, column: Int) {
+            self.line = line
+            self.column = column
+        }
+    }
+
     public let code: Code
     public let message: String
     public let variable: String?
+    /// Where the fault starts, when it is a fault of the text (not of a send's values).
+    public let position: Position?
 
-    public init(_ code: Code, _ message: String, variable: String?) {
+    public init(_ code: Code, _ message: String, variable: String?, position: Position? = nil) {
         self.code = code
         self.message = message
         self.variable = variable
+        self.position = position
     }
 
     public var description: String { message }
+
+    /// The message with its place, for a field error: "at line 2, column 5: ...".
+    public var located: String {
+        guard let position else { return message }
+        return "at line \(position.line), column \(position.column): \(message)"
+    }
 }
 
 extension TemplateValues {
