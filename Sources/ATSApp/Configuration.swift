@@ -61,6 +61,8 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_REPLICA_MAX_LAG_SECONDS", defaultValue: "10", secret: false, summary: "/readyz answers 503 when replication (or a standby) lags more than this."),
         Setting(name: "ATS_REPLICA_VERIFY_INTERVAL_MINUTES", defaultValue: "360", secret: false, summary: "How often the server restores the replica to a temporary folder and compares it with the live database (0: never)."),
         Setting(name: "ATS_STANDBY_FROM", defaultValue: "", secret: false, summary: "Serve read-only as a warm standby of this replica folder (`ats promote` makes it the primary); empty: not a standby."),
+        Setting(name: "ATS_LOW_DISK_PERCENT", defaultValue: "5", secret: false, summary: "Below this share of free space on the data volume (or after a write failed for lack of space), unreferenced files are collected at once with the short grace below (0: only after a failure)."),
+        Setting(name: "ATS_LOW_DISK_GC_GRACE_SECONDS", defaultValue: "600", secret: false, summary: "The file collector's grace period while disk space is short (uploads in flight finish well within it)."),
     ]
 
     /// Resolved values and where each came from.
@@ -177,6 +179,7 @@ public struct Configuration: Sendable {
             throw ConfigurationError("ATS_SMTP_STARTTLS must be true or false, not '\(self["ATS_SMTP_STARTTLS"])'")
         }
         try validateReplica()
+        try validateStorage()
     }
 
     /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,
