@@ -72,6 +72,11 @@ def metric(text, name, labels):
     return float(found.group(1)) if found else None
 
 
+def gauge(text, name):
+    found = re.search(r"^" + re.escape(name) + r" ([0-9.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
 def leftovers(data):
     """Temporary files a failed write must not leave: blob uploads, import uploads, metadata."""
     found = []
@@ -168,7 +173,7 @@ def main():
         counts = {tier: metric(text, "ats_storage_full_total", f'tier="{tier}"') for tier in ("store", "blobs", "imports")}
         report(all((value or 0) >= 1 for value in counts.values()),
                "ats_storage_full_total counts the failures by tier", counts)
-        report("ats_storage_full 1" in text.splitlines(),
+        report(gauge(text, "ats_storage_full") == 1,
                "ats_storage_full is 1 while writes fail", [line for line in text.splitlines() if "storage_full " in line])
 
         report(wait_until(lambda: not blob_exists(data, old_sha), 10),
@@ -194,7 +199,7 @@ def main():
         missing = [cid for cid in acknowledged if client.call("GET", f"/api/v1/candidates/{cid}").status != 200]
         report(not missing, f"every acknowledged create ({len(acknowledged)}) is there", missing)
         text = client.call("GET", "/metrics").raw.decode(errors="replace")
-        report("ats_storage_full 0" in text, "ats_storage_full is 0 again")
+        report(gauge(text, "ats_storage_full") == 0, "ats_storage_full is 0 again", gauge(text, "ats_storage_full"))
     finally:
         if proc is not None:
             code = stop(proc)
