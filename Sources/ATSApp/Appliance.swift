@@ -133,8 +133,11 @@ public enum Appliance {
             configuration, store: store, served: store, cache: cache,
             epoch: { [cachedStore] in cachedStore?.epoch ?? 0 }, tracer: tracer, logger: logger)
         let files = try makeFiles(configuration, store: store, served: served, logger: logger, tracer: tracer)
-        let work = workDependencies(
+        var work = workDependencies(
             configuration, store: served, jobs: jobs, logger: logger, tracer: tracer, search: search, files: files.work)
+        // A full disk: writes answer 507, /readyz 503 until space is back, files are collected early.
+        let storage = makeStorageMonitor(configuration, store: store, jobs: jobs, files: files.work, logger: logger)
+        work.storage = storage
         let (runner, cron) = try workServices(
             configuration, jobs: jobs, work: work, registry: registry, logger: logger, tracer: tracer)
         // Services stop in reverse order: the server drains first, then the scheduler, then the
@@ -143,10 +146,12 @@ public enum Appliance {
         var services: [any Service] = [tracer, store] + replica.services + [SearchKeeper(search: search, jobs: jobs, logger: logger)]
         if let cachedStore { services.append(cachedStore) }
         services += [runner, cron]
+        services.append(StorageKeeper(monitor: storage))
         let app = makeApplication(
             configuration, store: served, registry: registry, logger: logger, work: work, tracer: tracer,
-            cache: cache, files: files.gateway, services: services, scrapeHooks: replica.scrapeHooks,
-            readinessChecks: replica.readinessChecks, onRunning: onRunning)
+            cache: cache, files: files.gateway, services: services,
+            scrapeHooks: replica.scrapeHooks + [storageHook(storage, registry: registry)],
+            readinessChecks: [{ storage.readiness() }] + replica.readinessChecks, onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         withExtendedLifetime(replica.lock) {}
     }

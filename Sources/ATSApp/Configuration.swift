@@ -67,6 +67,8 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_MAX_CONNECTIONS", defaultValue: "10000", secret: false, summary: "Connections open at once; beyond: 503 with Retry-After, then closed."),
         Setting(name: "ATS_MAX_CONNECTIONS_PER_IP", defaultValue: "256", secret: false, summary: "Connections open at once from one client address (not loopback, not ATS_TRUSTED_PROXIES); beyond: 503."),
         Setting(name: "ATS_METRICS_PUBLIC", defaultValue: "false", secret: false, summary: "Without ATS_METRICS_TOKEN, /metrics answers only loopback peers that sent no X-Forwarded-For; true: anyone."),
+        Setting(name: "ATS_LOW_DISK_PERCENT", defaultValue: "5", secret: false, summary: "Below this share of free space on the data volume (or after a write failed for lack of space), unreferenced files are collected at once with the short grace below (0: only after a failure)."),
+        Setting(name: "ATS_LOW_DISK_GC_GRACE_SECONDS", defaultValue: "600", secret: false, summary: "The file collector's grace period while disk space is short (uploads in flight finish well within it)."),
     ]
 
     /// Resolved values and where each came from.
@@ -184,6 +186,7 @@ public struct Configuration: Sendable {
         }
         try validateReplica()
         try validateEdge()
+        try validateStorage()
     }
 
     /// `KEY=value` lines; `#` starts a comment; values may be quoted. Unknown keys are errors,

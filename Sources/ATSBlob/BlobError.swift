@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the blob tier reports; adapters (the file store, a later S3 store) map their native
 /// failures into these codes, and only the HTTP edge turns them into status codes.
 public struct BlobError: Error, Sendable, CustomStringConvertible {
@@ -10,8 +12,11 @@ public struct BlobError: Error, Sendable, CustomStringConvertible {
         case corrupted
         /// The requested range starts at or after the end of the blob (HTTP 416).
         case invalidRange
-        /// The backend failed (disk full, I/O error, permissions) (HTTP 503).
+        /// The backend failed (I/O error, permissions) (HTTP 503).
         case unavailable
+        /// The disk or quota is full (ENOSPC, EDQUOT): nothing was stored, no temporary file is
+        /// left, and the same put succeeds once space is freed (HTTP 507).
+        case storageFull
     }
 
     public let code: Code
@@ -34,7 +39,11 @@ public struct BlobError: Error, Sendable, CustomStringConvertible {
 
     static func notFound(_ id: BlobID) -> BlobError { BlobError(.notFound, "no blob \(id.hex)") }
 
+    /// A native failure: out of space (ENOSPC, EDQUOT) is `.storageFull`, the rest `.unavailable`.
     static func unavailable(_ what: String, _ error: any Error) -> BlobError {
-        BlobError(.unavailable, "\(what): \(error)")
+        if let failure = error as? POSIXFailure, failure.code == ENOSPC || failure.code == EDQUOT {
+            return BlobError(.storageFull, "\(what): the disk is full (\(failure))")
+        }
+        return BlobError(.unavailable, "\(what): \(error)")
     }
 }

@@ -14,7 +14,7 @@ extension FileBlobStore {
                 directory: temporaryDirectory, name: randomName(), compress: configuration.compress,
                 level: configuration.level)
         } catch {
-            throw BlobError.unavailable("cannot create a temporary file", error)
+            throw reported(BlobError.unavailable("cannot create a temporary file", error))
         }
         do {
             // Small chunks (an HTTP body arrives in pieces of a few KiB) are gathered into
@@ -43,8 +43,14 @@ extension FileBlobStore {
             return try finalize(ingest)
         } catch {
             ingest.discard()
-            throw Self.mapped(error)
+            throw reported(Self.mapped(error))
         }
+    }
+
+    /// Tells the storage monitor (when one listens) of a put that failed for lack of space.
+    func reported(_ error: any Error) -> any Error {
+        if let blob = error as? BlobError, blob.code == .storageFull { storageFullHook.withLock { $0 }?() }
+        return error
     }
 
     /// Native errors become `.unavailable`; a body's own errors pass through unchanged.
@@ -86,9 +92,17 @@ extension FileBlobStore {
             try writeMeta(id, meta)
             try POSIX.rename(ingest.path, target)
             ingest.renamed = true
-            try POSIX.unlink(other)  // a corrupted copy in the other form, if any: never both
-            try POSIX.fsyncDirectory(directory)
-            try appendToJournal(id)
+            do {
+                try POSIX.unlink(other)  // a corrupted copy in the other form, if any: never both
+                try POSIX.fsyncDirectory(directory)
+                try appendToJournal(id)
+            } catch {
+                // Not in the journal (the disk filled up): take the file back out, or a retry
+                // would deduplicate against it and the replica would never learn of the blob.
+                _ = try? POSIX.unlink(target)
+                _ = try? POSIX.unlink(metaPath(id))
+                throw error
+            }
             forget(id)
             counters.withLock {
                 $0.stored += 1

@@ -68,6 +68,13 @@ public final class FileBlobStore: BlobStore {
     /// Full content hashes done so far (tests check the verification cache with it).
     let scans = Atomic<Int>(0)
     let counters = Mutex(BlobFigures())
+    /// Told of every put that failed for lack of space (the server's storage monitor).
+    let storageFullHook = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Calls `hook` after each put that failed because the disk or quota is full.
+    public func onStorageFull(_ hook: @escaping @Sendable () -> Void) {
+        storageFullHook.withLock { $0 = hook }
+    }
 
     public var figures: BlobFigures {
         var figures = counters.withLock { $0 }

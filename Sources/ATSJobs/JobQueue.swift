@@ -241,6 +241,8 @@ public struct JobQueueError: Error, Sendable, CustomStringConvertible {
         /// Unknown queue, bad payload or an out-of-range value in a request.
         case invalidRequest
         case unavailable
+        /// The disk under the queue is full: the change was rolled back (HTTP 507).
+        case storageFull
     }
 
     public let code: Code

@@ -18,6 +18,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case validation
         /// The database cannot be reached or is read-only for now.
         case unavailable
+        /// The disk (or quota) under the database is full: the write was rolled back whole and
+        /// succeeds again once space is freed (HTTP 507, and `/readyz` not ready meanwhile).
+        case storageFull
     }
 
     public let code: Code

@@ -18,6 +18,9 @@ public struct WorkDependencies: Sendable {
     public let search: SearchService?
     /// The file tier (blobs, CV parsing); nil where the process runs without it.
     public let files: FileDependencies?
+    /// Told of writes that failed for lack of space outside the tiers (an import's upload);
+    /// nil: nobody listens.
+    public var storage: StorageMonitor?
 
     public init(
         store: any Store, jobs: any JobQueue, dataDirectory: String, email: EmailConfiguration = .init(), logger: Logger,

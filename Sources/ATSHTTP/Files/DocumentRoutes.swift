@@ -383,6 +383,7 @@ extension RouteTable {
         case .corrupted: Problem(
                 .internalServerError, "corrupted-file", "The stored file is corrupted",
                 detail: "The file no longer matches its checksum and is not served; restore it from a backup.")
+        case .storageFull: Problem.insufficientStorage("the file storage")
         case .unavailable: Problem(.serviceUnavailable, "storage-unavailable", "File storage unavailable", detail: "The file storage cannot be written or read right now; retry later.", headers: [.retryAfter: "5"])
         }
     }

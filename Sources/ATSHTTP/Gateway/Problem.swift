@@ -115,6 +115,17 @@ extension Problem {
             return Problem(
                 .serviceUnavailable, "store-unavailable", "Store unavailable",
                 detail: "The database is busy or unreachable; retry shortly.", headers: [.retryAfter: "1"])
+        case .storageFull:
+            return insufficientStorage("the database")
         }
+    }
+
+    /// 507: a write failed because the disk (or quota) is full. Nothing of it was kept; the same
+    /// request succeeds once space is freed, so it says which store is out of space and why.
+    static func insufficientStorage(_ what: String) -> Problem {
+        Problem(
+            HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "insufficient-storage", "Insufficient storage",
+            detail: "The disk is full: \(what) cannot be written, and nothing of this request was kept. Retry once space is freed.",
+            headers: [.retryAfter: "60"])
     }
 }

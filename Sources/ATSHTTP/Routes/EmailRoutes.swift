@@ -97,6 +97,8 @@ extension RouteTable {
             return try await body()
         } catch let error as OutboxError {
             throw Problem.from(error)
+        } catch let error as JobQueueError where error.code == .storageFull {
+            throw Problem.insufficientStorage("the job queue")
         } catch let error as JobQueueError {
             throw Problem(.serviceUnavailable, "jobs-unavailable", "Jobs unavailable", detail: "The job queue refused: \(error.code.rawValue).")
         }

@@ -169,7 +169,12 @@ extension RouteTable {
                 }
                 let folder = CandidateImportJob.uploadFolder(dataDirectory: work.dataDirectory, organizationID: principal.organizationID)
                 let path = "\(folder)/\(Identifier.make()).csv"
-                try await Self.receiveUpload(request, to: path, limit: ImportOptions.maxUploadBytes)
+                do {
+                    try await Self.receiveUpload(request, to: path, limit: ImportOptions.maxUploadBytes)
+                } catch let error as Problem where error.slug == "insufficient-storage" {
+                    work.storage?.reportFull("imports")
+                    throw error
+                }
                 do {
                     try Self.checkHeader(path: path, mapping: mapping)
                     let job = try await Self.jobCall {
@@ -224,6 +229,7 @@ extension RouteTable {
                 throw Problem(
                     .serviceUnavailable, "jobs-unavailable", "Jobs unavailable", detail: "The job queue is busy; retry shortly.",
                     headers: [.retryAfter: "1"])
+                case .storageFull: throw Problem.insufficientStorage("the job queue")
             }
         }
     }
@@ -231,19 +237,33 @@ extension RouteTable {
     /// Streams the body into `path` (through a temporary name), at most `limit` bytes.
     static func receiveUpload(_ request: Request, to path: String, limit: Int) async throws {
         let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw Self.fileProblem(error, folder: folder)
+        }
         let partial = path + ".partial"
         guard FileManager.default.createFile(atPath: partial, contents: nil),
             let handle = FileHandle(forWritingAtPath: partial)
-        else { throw Problem.internalError }
+        else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw Self.fileProblem(nil, folder: folder)
+        }
         var total = 0
         do {
             defer { try? handle.close() }
             for try await buffer in request.body {
                 total += buffer.readableBytes
                 if total > limit { throw Problem.tooLarge(limit: limit) }
-                try handle.write(contentsOf: buffer.readableBytesView)
+                do {
+                    try handle.write(contentsOf: buffer.readableBytesView)
+                } catch {
+                    throw Self.fileProblem(error, folder: folder)
+                }
             }
+            // The job reads the file later: it must be whole on disk, or fail here (a full
+            // disk can also surface only at the flush).
+            do { try handle.synchronize() } catch { throw Self.fileProblem(error, folder: folder) }
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
@@ -254,8 +274,36 @@ extension RouteTable {
         }
         guard rename(partial, path) == 0 else {
             try? FileManager.default.removeItem(atPath: partial)
-            throw Problem.internalError
+            throw Self.fileProblem(nil, folder: folder)
         }
+    }
+
+    /// A file write that failed: 507 when the disk or quota is full (the error says so, or the
+    /// volume has no room left), 503 otherwise; never a 500.
+    static func fileProblem(_ error: (any Error)?, folder: String) -> Problem {
+        if let error, isOutOfSpace(error) { return Problem.insufficientStorage("the import's upload") }
+        // The nearest folder that exists is on the same volume.
+        var existing = folder
+        var space = StorageMonitor.volumeSpace(existing)
+        while space == nil, existing.count > 1 {
+            existing = (existing as NSString).deletingLastPathComponent
+            space = StorageMonitor.volumeSpace(existing)
+        }
+        if let space, space.free < 256 * 1024 {
+            return Problem.insufficientStorage("the import's upload")
+        }
+        return Problem(
+            .serviceUnavailable, "storage-unavailable", "File storage unavailable",
+            detail: "The upload cannot be written to the data folder right now; retry later.", headers: [.retryAfter: "5"])
+    }
+
+    /// ENOSPC or EDQUOT, however Foundation wrapped it.
+    static func isOutOfSpace(_ error: any Error) -> Bool {
+        let error = error as NSError
+        if error.domain == NSCocoaErrorDomain, error.code == CocoaError.fileWriteOutOfSpace.rawValue { return true }
+        if error.domain == NSPOSIXErrorDomain, error.code == Int(ENOSPC) || error.code == Int(EDQUOT) { return true }
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError { return isOutOfSpace(underlying) }
+        return false
     }
 
     /// Reads the header row, so a wrong encoding or mapping answers 422 now instead of failing later in a job.

@@ -155,6 +155,7 @@ extension Gateway {
             case .invalidRequest: throw Problem.badRequest("invalid-job", error.message)
             case .unavailable:
                 throw Problem(.serviceUnavailable, "jobs-unavailable", "Jobs unavailable", detail: error.message, headers: [.retryAfter: "1"])
+            case .storageFull: throw Problem.insufficientStorage("the job queue")
             }
         }
     }

@@ -150,11 +150,18 @@ struct S3Endpoint: Sendable {
                 logger.error("blob store unavailable", metadata: ["error_type": "BlobError.unavailable"])
                 return S3Error(.serviceUnavailable, "ServiceUnavailable", "The file store is unavailable; retry shortly.",
                     headers: [.retryAfter: "1"])
+            case .storageFull:
+                // No S3 code says it; 507 with a plain message is what a person reading it needs.
+                return S3Error(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "InsufficientStorage",
+                    "The disk is full: the object was not stored. Retry once space is freed.", headers: [.retryAfter: "60"])
             case .corrupted, .notFound:
                 // The catalog names a blob that is damaged or gone: never serve it, say so loudly.
                 logger.error("object's blob unreadable", metadata: ["error_type": "BlobError.\(error.code.rawValue)"])
                 return .internalError
             }
+        case let error as StoreError where error.code == .storageFull:
+            return S3Error(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "InsufficientStorage",
+                "The disk is full: the database cannot be written. Retry once space is freed.", headers: [.retryAfter: "60"])
         case let error as StoreError where error.code == .unavailable:
             logger.warning("store unavailable", metadata: ["error": "\(error.code)"])
             return S3Error(.serviceUnavailable, "ServiceUnavailable", "The database is busy; retry shortly.", headers: [.retryAfter: "1"])

@@ -189,6 +189,9 @@ public final class JobRunner: Service, Sendable {
         var bucket = configuration.ratePerMinute.map {
             TokenBucket(perMinute: $0, burst: configuration.burst ?? configuration.concurrency, now: clock.now())
         }
+        // Claims that failed in a row: the wait grows with them, and only the first is logged
+        // (a full disk or a locked database fails every claim until it is fixed).
+        var claimFailures = 0
         await withDiscardingTaskGroup { group in
             while !isStopping {
                 let free = configuration.concurrency - lane.running
@@ -213,10 +216,19 @@ public final class JobRunner: Service, Sendable {
                 } catch {
                     bucket?.giveBack(wanted)
                     if isStopping { break }
-                    logger.error(
-                        "claiming jobs failed", metadata: ["queue": "\(configuration.name)", "error": "\(error)"])
-                    await lane.signal.wait(timeout: options.pollInterval, clock: clock)
+                    claimFailures += 1
+                    if claimFailures == 1 {
+                        logger.warning(
+                            "claiming jobs failed; retrying with a growing wait, logged again once it works",
+                            metadata: ["queue": "\(configuration.name)", "error": "\(error)"])
+                    }
+                    await lane.signal.wait(timeout: Self.claimBackoff(after: claimFailures, poll: options.pollInterval), clock: clock)
                     continue
+                }
+                if claimFailures > 0 {
+                    logger.notice(
+                        "claiming jobs works again", metadata: ["queue": "\(configuration.name)", "failures": "\(claimFailures)"])
+                    claimFailures = 0
                 }
                 bucket?.giveBack(wanted - jobs.count)
                 if jobs.isEmpty {
@@ -243,6 +255,12 @@ public final class JobRunner: Service, Sendable {
             }
             await drain(lane)
         }
+    }
+
+    /// The wait after `failures` failed claims in a row: the poll interval, doubling, at most 10 s.
+    static func claimBackoff(after failures: Int, poll: Duration) -> Duration {
+        let factor = 1 << Swift.min(Swift.max(failures - 1, 0), 6)
+        return Swift.min(poll * factor, Swift.max(poll, .seconds(10)))
     }
 
     /// Waits up to the grace period for the lane's jobs, then interrupts the rest.

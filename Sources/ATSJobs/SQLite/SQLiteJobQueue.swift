@@ -29,6 +29,8 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
     let logger: Logger
     let migrator = SQLiteJobQueue.makeMigrator()
     let observers = Mutex<[@Sendable (String) -> Void]>([])
+    /// Told of every queue write that failed for lack of space (the server's storage monitor).
+    let storageFullHook = Mutex<(@Sendable () -> Void)?>(nil)
     /// Wraps each enqueue in a producer span whose traceparent the job keeps, so its consumer
     /// span links back to the request that asked for it.
     let tracer: (any Tracer)?
@@ -467,7 +469,18 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
     // MARK: Plumbing
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.write(body) } catch { throw Self.queueError(error) }
+        do {
+            return try await pool.write(body)
+        } catch {
+            let mapped = Self.queueError(error)
+            if let queue = mapped as? JobQueueError, queue.code == .storageFull { storageFullHook.withLock { $0 }?() }
+            throw mapped
+        }
+    }
+
+    /// Calls `hook` after each queue write that failed because the disk or quota is full.
+    public func onStorageFull(_ hook: @escaping @Sendable () -> Void) {
+        storageFullHook.withLock { $0 = hook }
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -479,7 +492,9 @@ public final class SQLiteJobQueue: JobQueue, JobEnqueueObservable {
         if error is JobQueueError || error is CancellationError { return error }
         if let error = error as? DatabaseError {
             switch error.resultCode {
-            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+            case .SQLITE_FULL:
+                return JobQueueError(.storageFull, "the disk is full")
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
                 return JobQueueError(.unavailable, "the job database is unavailable (\(error.resultCode))")
             case .SQLITE_CONSTRAINT:
                 return JobQueueError(.invalidState, "the change conflicts with another job")

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Checkpoints for a server without replication: with `wal_autocheckpoint = 0` on every
 /// connection, someone must, or the WAL grows forever. PASSIVE when the WAL holds more than
@@ -38,6 +39,9 @@ public final class Checkpointer: Service, Sendable {
 
     let pool: DatabasePool
     let walPath: String
+    /// True after a failed checkpoint until one succeeds: a full disk fails every tick, and one
+    /// warning per episode says it (then one line when it works again).
+    let failing = Mutex(false)
     public let configuration: Configuration
     let logger: Logger
 
@@ -75,15 +79,25 @@ public final class Checkpointer: Service, Sendable {
         do {
             if configuration.truncateWhenIdle, lastModified == modified {
                 _ = try await checkpoint(.truncate)
+                recovered()
                 return nil
             }
             if approximateFrames >= configuration.frames {
                 _ = try await checkpoint(.passive)
+                recovered()
             }
         } catch {
-            logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+            if !failing.withLock({ failing in defer { failing = true }; return failing }) {
+                logger.warning("checkpoint failed; retried every tick, logged again once it works", metadata: ["error": "\(error)"])
+            }
         }
         return modified
+    }
+
+    func recovered() {
+        if failing.withLock({ failing in defer { failing = false }; return failing }) {
+            logger.notice("checkpoints work again")
+        }
     }
 
     /// Runs one checkpoint now. TRUNCATE is tried without a busy wait, so app writes never queue behind it.

@@ -40,7 +40,7 @@ extension SQLiteStore {
                     }
                 } catch {
                     switch Self.storeError(error) {
-                    case let error as StoreError where error.code != .unavailable:
+                    case let error as StoreError where error.code != .unavailable && error.code != .storageFull:
                         outcome = .failure(error)
                     case let error as ValidationError:
                         outcome = .failure(StoreError(.validation, "invalid fields", fieldErrors: error.errors))

@@ -47,6 +47,8 @@ public final class SQLiteStore: Store {
     let counters = Mutex(Counters())
     let migrator = SQLiteStore.makeMigrator()
     let writeHook = Mutex<(@Sendable (Database) throws -> Void)?>(nil)
+    /// Told of every write that failed for lack of space (the server's storage monitor).
+    let storageFullHook = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(path: String, configuration: Configuration = .init(), logger: Logger) throws {
         self.path = path
@@ -239,8 +241,40 @@ public final class SQLiteStore: Store {
                 return result
             }
         } catch {
-            throw Self.storeError(error)
+            throw writeError(error)
         }
+    }
+
+    /// Calls `hook` after each write that failed because the disk or quota is full.
+    public func onStorageFull(_ hook: @escaping @Sendable () -> Void) {
+        storageFullHook.withLock { $0 = hook }
+    }
+
+    /// `storeError`, refined with the file's volume: SQLite reports ENOSPC on its data writes as
+    /// SQLITE_FULL, but on a few paths (growing the shared-memory index, a truncate) as a plain
+    /// I/O error; with the volume (nearly) out of space that error is the full disk too.
+    func writeError(_ error: any Error) -> any Error {
+        var mapped = Self.storeError(error)
+        if let database = error as? DatabaseError, database.resultCode == .SQLITE_IOERR,
+            let free = Self.freeBytes(onVolumeOf: path), free < Self.fullVolumeBytes
+        {
+            mapped = StoreError(.storageFull, "the disk is full")
+        }
+        if let store = mapped as? StoreError, store.code == .storageFull {
+            storageFullHook.withLock { $0 }?()
+        }
+        return mapped
+    }
+
+    /// Below this many free bytes a volume counts as full (a few of SQLite's pages).
+    static let fullVolumeBytes: UInt64 = 256 * 1024
+
+    /// Bytes an unprivileged writer may still use on the volume holding `path`; nil when unknown.
+    static func freeBytes(onVolumeOf path: String) -> UInt64? {
+        var info = statvfs()
+        let folder = (path as NSString).deletingLastPathComponent
+        guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
     /// Maps native errors into `StoreError`; the store's own errors and the caller's (a
@@ -263,7 +297,8 @@ public final class SQLiteStore: Store {
             case .SQLITE_READONLY:
                 return StoreError(.unavailable, "the database is read-only")
             case .SQLITE_FULL:
-                return StoreError(.unavailable, "the disk is full")
+                // ENOSPC, EDQUOT, or `max_page_count` reached: the transaction was rolled back.
+                return StoreError(.storageFull, "the disk is full")
             case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL, .SQLITE_NOTADB, .SQLITE_CORRUPT:
                 return StoreError(.unavailable, "the database cannot be reached (\(error.resultCode.rawValue))")
             case .SQLITE_MISUSE:

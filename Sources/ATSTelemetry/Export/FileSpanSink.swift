@@ -18,6 +18,8 @@ final class FileSpanSink: SpanSink {
         var path: String?
         var size = 0
         var sequence = 0
+        /// A write failed and none succeeded since: a full disk fails every batch, logged once.
+        var failing = false
     }
 
     let directory: String
@@ -42,12 +44,27 @@ final class FileSpanSink: SpanSink {
                     closeFile(&state)
                 }
                 if state.descriptor < 0 { try openFile(&state) }
-                try writeAll(line, to: state.descriptor)
+                do {
+                    try writeAll(line, to: state.descriptor)
+                } catch {
+                    // A line cut short (the disk filled up) would break every reader of the file.
+                    _ = ftruncate(state.descriptor, off_t(state.size))
+                    throw error
+                }
                 state.size += line.count
+                if state.failing {
+                    state.failing = false
+                    logger.notice("trace files are written again", metadata: ["directory": "\(directory)"])
+                }
                 return true
             } catch {
-                logger.warning(
-                    "trace file write failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
+                if !state.failing {
+                    logger.warning(
+                        "trace file write failed; logged again once it works", metadata: ["directory": "\(directory)", "error": "\(error)"])
+                }
+                state.failing = true
+                // An empty file left by each failed batch would push real trace files out (`maxFiles`).
+                if state.descriptor >= 0, state.size == 0, let path = state.path { unlink(path) }
                 // Start afresh next time (the directory may have been removed, the disk freed).
                 closeFile(&state)
                 return false

@@ -75,14 +75,28 @@ public enum FileWork {
         public var kept = 0
         /// Leftovers of interrupted uploads.
         public var temporaries = 0
+
+        public init(removed: Int = 0, kept: Int = 0, temporaries: Int = 0) {
+            self.removed = removed
+            self.kept = kept
+            self.temporaries = temporaries
+        }
     }
 
     /// Removes blobs that nothing refers to and that are older than the grace period. A blob
     /// written or deduplicated after the cutoff is never removed (the blob store checks that in
     /// the same lock its uploads finish under), so an upload in flight cannot lose its file.
-    public static func collectGarbage(_ files: FileDependencies, now: Date = Date()) async throws -> CollectionReport {
-        let cutoff = now.addingTimeInterval(-Double(files.graceSeconds))
-        _ = try await files.catalog.deleteExpiredUploads(now: Timestamp.format(now))
+    /// `graceSeconds` overrides the configured grace (shorter while disk space is short).
+    public static func collectGarbage(
+        _ files: FileDependencies, now: Date = Date(), graceSeconds: Int? = nil
+    ) async throws -> CollectionReport {
+        let cutoff = now.addingTimeInterval(-Double(graceSeconds ?? files.graceSeconds))
+        do {
+            _ = try await files.catalog.deleteExpiredUploads(now: Timestamp.format(now))
+        } catch let error as StoreError where error.code == .storageFull {
+            // On a full disk even this delete may not fit in the WAL: the blobs below are what
+            // frees space, so the collection goes on without it.
+        }
         // The referenced set is read after the listing: a reference made in between names a blob
         // that was just written or touched, which the cutoff protects.
         let blobs = try await files.blobs.list()
