@@ -1,4 +1,6 @@
+import ATSBlob
 import ATSDomain
+import ATSJobs
 import ATSStore
 import Foundation
 import HTTPTypes
@@ -118,6 +120,11 @@ struct GatewayMiddleware: RouterMiddleware {
             return Problem.from(error)
         case let error as ValidationError:
             return Problem.validation(error.errors)
+        // A full disk met by a tier a route did not catch itself: 507 names it, never a 500.
+        case let error as BlobError where error.code == .storageFull:
+            return Problem.insufficientStorage("the file storage")
+        case let error as JobQueueError where error.code == .storageFull:
+            return Problem.insufficientStorage("the job queue")
         case is NIOTooManyBytesError:
             // A body read with a limit (a chunked one: no Content-Length was checked up front).
             return Problem.tooLarge(limit: maxBodyBytes)
