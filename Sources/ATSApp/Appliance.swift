@@ -40,7 +40,9 @@ public enum Appliance {
             maxBodyBytes: configuration.maxBodyBytes,
             sessionTTL: .seconds(configuration.sessionTTLHours * 3600),
             metricsToken: configuration.metricsToken,
-            trustedProxies: configuration.trustedProxies)
+            trustedProxies: configuration.trustedProxies,
+            matchRateLimit: RateLimiter.Configuration(
+                ratePerSecond: configuration.matchRateLimitPerSecond, burst: max(1, 5 * configuration.matchRateLimitPerSecond)))
     }
 
     /// The tracer the configuration asks for: sampled at `ATS_TRACE_SAMPLE` (0: spans that

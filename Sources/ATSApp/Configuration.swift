@@ -61,6 +61,7 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_REPLICA_MAX_LAG_SECONDS", defaultValue: "10", secret: false, summary: "/readyz answers 503 when replication (or a standby) lags more than this."),
         Setting(name: "ATS_REPLICA_VERIFY_INTERVAL_MINUTES", defaultValue: "360", secret: false, summary: "How often the server restores the replica to a temporary folder and compares it with the live database (0: never)."),
         Setting(name: "ATS_STANDBY_FROM", defaultValue: "", secret: false, summary: "Serve read-only as a warm standby of this replica folder (`ats promote` makes it the primary); empty: not a standby."),
+        Setting(name: "ATS_MATCH_RATE_LIMIT_RPS", defaultValue: "2", secret: false, summary: "Matching requests (GET /jobs/{id}/matches, /candidates/{id}/matches) per second per API key/user, with a burst of 5x (0: off)."),
     ]
 
     /// Resolved values and where each came from.
@@ -92,6 +93,8 @@ public struct Configuration: Sendable {
     public var logLevel: String { self["ATS_LOG_LEVEL"] }
     public var rateLimitPerSecond: Double { Double(self["ATS_RATE_LIMIT_RPS"]) ?? 50 }
     public var rateLimitBurst: Double { Double(self["ATS_RATE_LIMIT_BURST"]) ?? 200 }
+    /// Matching scores hundreds of candidates per call: its own, stricter limit.
+    public var matchRateLimitPerSecond: Double { Double(self["ATS_MATCH_RATE_LIMIT_RPS"]) ?? 2 }
     public var maxBodyBytes: Int { Int(self["ATS_MAX_BODY_BYTES"]) ?? 1_048_576 }
     public var sessionTTLHours: Int { Int(self["ATS_SESSION_TTL_HOURS"]) ?? 12 }
     public var storeReaders: Int { Int(self["ATS_STORE_READERS"]) ?? 8 }
@@ -140,6 +143,7 @@ public struct Configuration: Sendable {
         try integer("ATS_STORE_READERS", 1...64)
         try number("ATS_RATE_LIMIT_RPS")
         try number("ATS_RATE_LIMIT_BURST")
+        try number("ATS_MATCH_RATE_LIMIT_RPS")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw ConfigurationError("ATS_LOG_LEVEL must be one of \(levels.joined(separator: ", ")), not '\(logLevel)'")

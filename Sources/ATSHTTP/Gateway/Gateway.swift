@@ -20,11 +20,16 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// Peers (a reverse proxy on the VM) whose `X-Forwarded-For` names the real client, for
     /// the per-address rate limit. Empty: the TCP peer is the client.
     public var trustedProxies: Set<String>
+    /// Per API key / user, for matching only: each call scores hundreds of candidates, so a
+    /// viewer's key must not turn it into a cheap way to load the CPU.
+    public var matchRateLimit: RateLimiter.Configuration
 
     public init(
         rateLimit: RateLimiter.Configuration = .init(), maxBodyBytes: Int = 1_048_576,
-        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = []
+        sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = [],
+        matchRateLimit: RateLimiter.Configuration = .init(ratePerSecond: 2, burst: 10)
     ) {
+        self.matchRateLimit = matchRateLimit
         self.trustedProxies = trustedProxies
         self.rateLimit = rateLimit
         self.maxBodyBytes = maxBodyBytes
@@ -38,6 +43,8 @@ final class Gateway: Sendable {
     let store: any Store
     let authenticator: Authenticator
     let limiter: RateLimiter
+    /// Matching's own, stricter buckets (same keys as `limiter`).
+    let matchLimiter: RateLimiter
     let configuration: GatewayConfiguration
     let metrics: HTTPMetrics
     /// The job queue and what the agency work needs; nil in tests of the API alone, where the
@@ -59,6 +66,7 @@ final class Gateway: Sendable {
         self.traces = traces
         self.authenticator = Authenticator(store: store)
         self.limiter = RateLimiter(configuration: configuration.rateLimit)
+        self.matchLimiter = RateLimiter(configuration: configuration.matchRateLimit)
         self.configuration = configuration
         self.metrics = metrics
     }
