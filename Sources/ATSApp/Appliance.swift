@@ -134,6 +134,7 @@ public enum Appliance {
         // workers finish their jobs, the store closes, and the tracer flushes the last spans.
         // The replicator stops after the workers, before the store: its final sync ships their last writes.
         var services: [any Service] = [tracer, store] + replica.services + [SearchKeeper(search: search, jobs: jobs, logger: logger)]
+        services.append(MemoryTrimmer(logger: logger))
         if let cachedStore { services.append(cachedStore) }
         services += [runner, cron]
         let app = makeApplication(
