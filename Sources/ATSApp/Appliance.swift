@@ -41,7 +41,9 @@ public enum Appliance {
             sessionTTL: .seconds(configuration.sessionTTLHours * 3600),
             metricsToken: configuration.metricsToken,
             trustedProxies: configuration.trustedProxies,
-            metricsPublic: configuration.metricsPublic)
+            metricsPublic: configuration.metricsPublic,
+            matchRateLimit: RateLimiter.Configuration(
+                ratePerSecond: configuration.matchRateLimitPerSecond, burst: max(1, 5 * configuration.matchRateLimitPerSecond)))
     }
 
     /// The tracer the configuration asks for: sampled at `ATS_TRACE_SAMPLE` (0: spans that
@@ -144,6 +146,7 @@ public enum Appliance {
         // workers finish their jobs, the store closes, and the tracer flushes the last spans.
         // The replicator stops after the workers, before the store: its final sync ships their last writes.
         var services: [any Service] = [tracer, store] + replica.services + [SearchKeeper(search: search, jobs: jobs, logger: logger)]
+        services.append(MemoryTrimmer(logger: logger))
         if let cachedStore { services.append(cachedStore) }
         services += [runner, cron]
         services.append(StorageKeeper(monitor: storage))

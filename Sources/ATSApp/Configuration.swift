@@ -69,6 +69,7 @@ public struct Configuration: Sendable {
         Setting(name: "ATS_METRICS_PUBLIC", defaultValue: "false", secret: false, summary: "Without ATS_METRICS_TOKEN, /metrics answers only loopback peers that sent no X-Forwarded-For; true: anyone."),
         Setting(name: "ATS_LOW_DISK_PERCENT", defaultValue: "5", secret: false, summary: "Below this share of free space on the data volume (or after a write failed for lack of space), unreferenced files are collected at once with the short grace below (0: only after a failure)."),
         Setting(name: "ATS_LOW_DISK_GC_GRACE_SECONDS", defaultValue: "600", secret: false, summary: "The file collector's grace period while disk space is short (uploads in flight finish well within it)."),
+        Setting(name: "ATS_MATCH_RATE_LIMIT_RPS", defaultValue: "2", secret: false, summary: "Matching requests (GET /jobs/{id}/matches, /candidates/{id}/matches) per second per API key/user, with a burst of 5x (0: off)."),
     ]
 
     /// Resolved values and where each came from.
@@ -100,6 +101,8 @@ public struct Configuration: Sendable {
     public var logLevel: String { self["ATS_LOG_LEVEL"] }
     public var rateLimitPerSecond: Double { Double(self["ATS_RATE_LIMIT_RPS"]) ?? 50 }
     public var rateLimitBurst: Double { Double(self["ATS_RATE_LIMIT_BURST"]) ?? 200 }
+    /// Matching scores hundreds of candidates per call: its own, stricter limit.
+    public var matchRateLimitPerSecond: Double { Double(self["ATS_MATCH_RATE_LIMIT_RPS"]) ?? 2 }
     public var maxBodyBytes: Int { Int(self["ATS_MAX_BODY_BYTES"]) ?? 1_048_576 }
     public var sessionTTLHours: Int { Int(self["ATS_SESSION_TTL_HOURS"]) ?? 12 }
     public var storeReaders: Int { Int(self["ATS_STORE_READERS"]) ?? 8 }
@@ -148,6 +151,7 @@ public struct Configuration: Sendable {
         try integer("ATS_STORE_READERS", 1...64)
         try number("ATS_RATE_LIMIT_RPS")
         try number("ATS_RATE_LIMIT_BURST")
+        try number("ATS_MATCH_RATE_LIMIT_RPS")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw ConfigurationError("ATS_LOG_LEVEL must be one of \(levels.joined(separator: ", ")), not '\(logLevel)'")

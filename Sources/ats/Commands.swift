@@ -17,6 +17,8 @@ struct Serve: AsyncParsableCommand {
     var standby: String?
 
     func run() async throws {
+        // Before the server's threads make their arenas: the resident size under writes.
+        MemoryTrimmer.limitArenas(environment: ProcessInfo.processInfo.environment)
         let configuration = try common.resolve([
             "ATS_HOST": host, "ATS_PORT": port.map(String.init), "ATS_REPLICA_DIR": replica, "ATS_STANDBY_FROM": standby,
         ])

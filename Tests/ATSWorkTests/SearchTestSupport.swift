@@ -1,3 +1,4 @@
+import ATSCache
 import ATSDemo
 import ATSDomain
 import ATSJobs
@@ -17,7 +18,7 @@ struct SearchFixture {
     let search: SearchService
     let folder: URL
 
-    static func make(threshold: Int = 20_000) async throws -> SearchFixture {
+    static func make(threshold: Int = 20_000, cache: (any Cache)? = nil) async throws -> SearchFixture {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ats-search-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var logger = Logger(label: "test.search")
@@ -43,7 +44,7 @@ struct SearchFixture {
             logger: logger)
         let search = SearchService(
             store: store, pool: store.pool, index: index, embedder: embedder, vectors: vectors, references: references,
-            cache: nil, logger: logger)
+            cache: cache, logger: logger)
         try search.migrate()
         return SearchFixture(store: store, jobs: jobs, search: search, folder: folder)
     }

@@ -9,11 +9,13 @@
 #   BENCH_CONNECTIONS  wrk connections (default 64)
 #   BENCH_CANDIDATES   size of the demo agency (default 100000)
 #   BENCH_SECTIONS     space-separated section names to run (default: all in sections/)
+#   BENCH_SOAK_SECONDS how long the soak section runs its mixed load (default 600)
 #   KEEP_TMP=1         keep the temporary folder
 #
 # Sections: each Tests/bench/sections/NN-name.sh is sourced in order with the server up.
 # It adds rows with `bench_wrk`, static-file baselines with `bench_nginx`, and remarks with
-# `bench_note`; the tables are printed at the end, one per section. Available to sections:
+# `bench_note`, and runs concurrent loads with `bench_wrk_start`/`bench_wrk_wait`; the tables
+# are printed at the end, one per section. Available to sections:
 #   $ats $base $key $data $tmp $lua_dir $bench_seconds, ats_get PATH (curl with the key),
 #   nginx_start WORKERS / nginx_stop, and the functions below. A section that starts a server
 #   of its own appends its pid to extra_pids, so it is stopped even when the run fails.
@@ -168,6 +170,33 @@ bench_nginx() {
 
 bench_note() { printf '%s\t%s\n' "$current_section" "$*" >>"$notes"; }
 
+# A concurrent load: bench_wrk_start NAME SECONDS CONNECTIONS SCRIPT [VAR=value ...] runs one
+# wrk (one thread) against $base in the background; bench_wrk_wait NAME LABEL waits for it and
+# records its row (req/s, p50, p99, errors) under LABEL.
+declare -A bench_bg_pids=()
+bench_wrk_start() {
+    local name="$1" seconds="$2" connections="$3" script="$4"
+    shift 4
+    env BENCH_LUA_DIR="$lua_dir" "$@" wrk -t1 -c"$connections" -d"${seconds}s" --timeout 10s \
+        -s "$lua_dir/$script" "$base" >"$tmp/wrk-bg-$name.out" 2>&1 &
+    bench_bg_pids[$name]=$!
+    extra_pids+=("$!")
+}
+
+bench_wrk_wait() {
+    local name="$1" label="$2" line
+    wait "${bench_bg_pids[$name]}" 2>/dev/null || true
+    line="$(grep '^BENCH_RESULT ' "$tmp/wrk-bg-$name.out" | tail -n 1 || true)"
+    if [ -z "$line" ]; then
+        log "wrk gave no result for $label:"; cat "$tmp/wrk-bg-$name.out" >&2
+        printf '%s\t%s\t-\t-\t-\t-\n' "$current_section" "$label" >>"$results"
+        return 0
+    fi
+    read -r _ rps p50 p99 requests non2xx sockerr <<<"$line"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$current_section" "$label" "$rps" "$p50" "$p99" \
+        "$((non2xx + sockerr))/$requests" >>"$results"
+}
+
 # rps_of LABEL: the req/s recorded for a row of the current section ("" when none).
 rps_of() {
     awk -F'\t' -v s="$current_section" -v l="$1" '$1 == s && index($2, l) == 1 && $3 != "-" { print $3; exit }' "$results"
@@ -211,7 +240,7 @@ key="$("$ats" token create --data "$data" --org demo --role admin --name bench)"
 
 port="$(free_port)"
 base="http://127.0.0.1:$port"
-ATS_RATE_LIMIT_RPS=1000000 ATS_RATE_LIMIT_BURST=1000000 \
+ATS_RATE_LIMIT_RPS=1000000 ATS_RATE_LIMIT_BURST=1000000 ATS_MATCH_RATE_LIMIT_RPS=0 \
     "$ats" serve --data "$data" --host 127.0.0.1 --port "$port" >"$tmp/serve.log" 2>&1 </dev/null &
 server_pid=$!
 wait_http "$base/healthz" "$server_pid" 60 || { log "server did not start"; tail -n 40 "$tmp/serve.log" >&2; exit 1; }

@@ -23,12 +23,17 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// Without `metricsToken`, `/metrics` answers only loopback peers that sent no
     /// `X-Forwarded-For` (a proxy on the VM forwards outside callers), unless this is true.
     public var metricsPublic: Bool
+    /// Per API key / user, for matching only: each call scores hundreds of candidates, so a
+    /// viewer's key must not turn it into a cheap way to load the CPU.
+    public var matchRateLimit: RateLimiter.Configuration
 
     public init(
         rateLimit: RateLimiter.Configuration = .init(), maxBodyBytes: Int = 1_048_576,
         sessionTTL: Duration = .seconds(12 * 3600), metricsToken: String? = nil, trustedProxies: Set<String> = [],
-        metricsPublic: Bool = false
+        metricsPublic: Bool = false,
+        matchRateLimit: RateLimiter.Configuration = .init(ratePerSecond: 2, burst: 10)
     ) {
+        self.matchRateLimit = matchRateLimit
         self.trustedProxies = trustedProxies
         self.metricsPublic = metricsPublic
         self.rateLimit = rateLimit
@@ -43,6 +48,8 @@ final class Gateway: Sendable {
     let store: any Store
     let authenticator: Authenticator
     let limiter: RateLimiter
+    /// Matching's own, stricter buckets (same keys as `limiter`).
+    let matchLimiter: RateLimiter
     let configuration: GatewayConfiguration
     let metrics: HTTPMetrics
     /// The job queue and what the agency work needs; nil in tests of the API alone, where the
@@ -64,6 +71,7 @@ final class Gateway: Sendable {
         self.traces = traces
         self.authenticator = Authenticator(store: store)
         self.limiter = RateLimiter(configuration: configuration.rateLimit)
+        self.matchLimiter = RateLimiter(configuration: configuration.matchRateLimit)
         self.configuration = configuration
         self.metrics = metrics
     }

@@ -98,6 +98,10 @@ extension RouteTable {
                     success: (200, JSONSchema.ref("MatchList"), "application/json"), errors: [404, 503]
                 ) { request, context in
                     let principal = try gateway.principal(context)
+                    // Before any work: the stricter matching limit, on top of the general one.
+                    if let wait = gateway.matchLimiter.take(principal.rateLimitKey) {
+                        throw Problem.tooManyRequests(retryAfter: wait)
+                    }
                     let search = try gateway.requireSearch()
                     let id = try gateway.id(context)
                     let limit = try Self.integer(QueryReader(request), "limit", 1...100, default: 20)

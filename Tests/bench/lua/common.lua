@@ -6,6 +6,13 @@ if key and key ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. key
 end
 
+-- BENCH_DELAY_MS: a pause before each request of a connection, so a background load (the
+-- soak's creates and updates) runs at a bounded rate instead of as fast as it can.
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+    function delay() return delay_ms end
+end
+
 local next_thread_id = 0
 function setup(thread)
     next_thread_id = next_thread_id + 1
