@@ -57,6 +57,9 @@ public protocol Store: Sendable {
     func create(_ kind: EntityKind, organizationID: String, fields: JSONObject, actor: String, options: WriteOptions)
         async throws -> Record
     func record(_ kind: EntityKind, organizationID: String, id: String) async throws -> Record?
+    /// The records of `ids` that exist in the organization, in no particular order: one read
+    /// for a batch (matching scores a few hundred at a time), where `record` would be one each.
+    func records(_ kind: EntityKind, organizationID: String, ids: [String]) async throws -> [Record]
     /// The stored API document as JSON text, undecoded: the hot read path.
     func document(_ kind: EntityKind, organizationID: String, id: String) async throws -> String?
     /// Reads the current record, asks `change` for the new validated fields, applies the same

@@ -258,6 +258,27 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: StoreFactory.all)
+    func aBatchReadReturnsTheOrganizationsOwnRecordsOnly(_ factory: StoreFactory) async throws {
+        try await withStore(factory) { store in
+            // Given two candidates in acme and one in another organization
+            let acme = try await Agency.make(store)
+            let other = try await Agency.make(store, slug: "other")
+            let ada = try await acme.candidate()
+            let grace = try await acme.candidate("Grace", "Hopper")
+            let foreign = try await other.candidate("Alan", "Turing")
+            // When acme reads them in one batch, with a missing id, a malformed one and a repeat
+            let found = try await store.records(
+                .candidate, organizationID: acme.org,
+                ids: [ada.id, grace.id, foreign.id, Identifier.make(), "not-an-id", ada.id])
+            // Then it gets exactly its own two, whole
+            #expect(Set(found.map(\.id)) == [ada.id, grace.id])
+            #expect(found.count == 2)
+            #expect(found.first { $0.id == grace.id }?.fields["lastName"] == .string("Hopper"))
+            #expect(try await store.records(.candidate, organizationID: acme.org, ids: []).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func referencesMustExistInTheOrganization(_ factory: StoreFactory) async throws {
         try await withStore(factory) { store in
             let acme = try await Agency.make(store)

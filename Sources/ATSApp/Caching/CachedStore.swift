@@ -251,6 +251,10 @@ public final class CachedStore: Store, Service {
         try await traced("record", kind: kind) { try await base.record(kind, organizationID: organizationID, id: id) }
     }
 
+    public func records(_ kind: EntityKind, organizationID: String, ids: [String]) async throws -> [Record] {
+        try await traced("records", kind: kind) { try await base.records(kind, organizationID: organizationID, ids: ids) }
+    }
+
     public func update(
         _ kind: EntityKind, organizationID: String, id: String, actor: String, options: WriteOptions,
         change: @Sendable (Record) throws -> JSONObject

@@ -10,6 +10,29 @@ extension SQLiteStore {
         return try await read { db in try Self.fetchRecord(db, kind, org: organizationID, id: id) }
     }
 
+    public func records(_ kind: EntityKind, organizationID: String, ids: [String]) async throws -> [Record] {
+        let canonical = Array(Set(ids.compactMap { Identifier.canonical($0) }))
+        guard !canonical.isEmpty else { return [] }
+        let table = EntityTable.of(kind).name
+        return try await read { db in
+            var records: [Record] = []
+            records.reserveCapacity(canonical.count)
+            // SQLite's default limit is 32,766 arguments; 500 ids a statement stays far below.
+            for start in stride(from: 0, to: canonical.count, by: 500) {
+                let chunk = canonical[start..<min(start + 500, canonical.count)]
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: "SELECT id, created_at, updated_at, doc FROM \(table) WHERE org_id = ? AND id IN (\(placeholders))"),
+                    arguments: StatementArguments([organizationID] + Array(chunk)))
+                while let row = try rows.next() {
+                    records.append(Self.record(kind, id: row[0], createdAt: row[1], updatedAt: row[2], doc: row[3]))
+                }
+            }
+            return records
+        }
+    }
+
     public func document(_ kind: EntityKind, organizationID: String, id: String) async throws -> String? {
         guard let id = Identifier.canonical(id) else { return nil }
         let sql = EntityTable.of(kind).selectDocSQL

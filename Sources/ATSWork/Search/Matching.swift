@@ -121,12 +121,9 @@ extension SearchService {
                 logger.warning("embedding the job failed; keyword matches only", metadata: ["reason": "\(error.reason)"])
             }
         }
-        var matches: [Match] = []
-        matches.reserveCapacity(pool.count)
-        for id in pool {
-            guard let candidate = try await store.record(.candidate, organizationID: organizationID, id: id) else { continue }
-            matches.append(score(job: profile, candidate: candidate, id: id, similarity: similarity[id] ?? 0))
-        }
+        // One read for the whole pool: a record at a time was most of a call's time.
+        let candidates = try await store.records(.candidate, organizationID: organizationID, ids: pool)
+        let matches = candidates.map { score(job: profile, candidate: $0, id: $0.id, similarity: similarity[$0.id] ?? 0) }
         return Self.ranked(matches)
     }
 
@@ -140,11 +137,12 @@ extension SearchService {
         filters.status = ["active"]
         let hits = try await search(
             HybridQuery(kind: .job, organizationID: organizationID, text: Self.orQuery(text), filters: filters, limit: 100, semantic: 0.6))
-        var matches: [Match] = []
-        for hit in hits.hits {
-            guard let job = try await store.record(.job, organizationID: organizationID, id: hit.id) else { continue }
-            let profile = JobProfile(job, documents: documents, languages: knownLanguages)
-            matches.append(score(job: profile, candidate: candidate, id: hit.id, similarity: hit.vectorScore ?? 0))
+        let similarity = Dictionary(hits.hits.map { ($0.id, $0.vectorScore ?? 0) }, uniquingKeysWith: { a, _ in a })
+        let jobs = try await store.records(.job, organizationID: organizationID, ids: hits.hits.map(\.id))
+        let matches = jobs.map { job in
+            score(
+                job: JobProfile(job, documents: documents, languages: knownLanguages), candidate: candidate, id: job.id,
+                similarity: similarity[job.id] ?? 0)
         }
         return Self.ranked(matches)
     }
