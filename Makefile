@@ -52,11 +52,11 @@ test:
 
 # The CPU-heavy suites (vector index builds, the relevance set) run after the others, and the
 # suites that measure time (exporter intervals, HTTP and SMTP timeouts, cron and job-runner
-# clocks, retry backoff, replication lag, the embeddings client's timeouts) run on their own
+# clocks, retry backoff, replication lag and its control channel, the embeddings client's timeouts) run on their own
 # first, so nothing starves them on a 2-core machine: in the big parallel batch they failed
 # once it grew (seen in a fresh clone and again on an idle machine).
 HEAVY_TESTS := ATSVectorTests|SearchRelevanceTests|BlobStoreConformanceTests
-TIMING_TESTS := ATSTelemetryTests|EmailDeliveryTests|TextExtractorTests|ATSCacheTests|CronTests|JobRunnerTests|JobQueueConformanceTests|ReviewFixTests|HTTPEmbedderTests
+TIMING_TESTS := ATSTelemetryTests|EmailDeliveryTests|TextExtractorTests|ATSCacheTests|CronTests|JobRunnerTests|JobQueueConformanceTests|ReviewFixTests|HTTPEmbedderTests|ReplicaAppTests
 
 test-unit:
 	@status=0; \
